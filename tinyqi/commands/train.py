@@ -1,0 +1,47 @@
+"""`tinyqi train <task>`: train, convert to int8, verify against LiteRT and TFLM, write a run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tinyqi.tasks import TASKS
+
+
+@click.command("train")
+@click.argument("task")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run directory (default: runs/<task>).")
+@click.option("--quick", is_flag=True, help=f"Few epochs: a fast end-to-end check, not a result.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--epochs", type=int, default=None, help="Override the task's epoch count.")
+@click.option("--data-dir", default=None, help="Data root holding <dataset>/ (default: $TINYQI_DATA or "
+              "~/.cache/tinyqi/data).")
+@click.option("--sample/--full", "sample", default=None,
+              help="Force the bundled sample / the full data (default: full when present, else the sample).")
+@click.option("--split", default=None, help="Train/test split (ecg: inter-patient [default] or intra-patient).")
+def command(task, out, quick, seed, epochs, data_dir, sample, split):
+    f"""Train TASK ({', '.join(sorted(TASKS))}) end to end."""
+    from tinyqi.pipeline import TrainOptions, train_task
+    from tinyqi.tasks import get_task
+    from tinyqi.ui import Ui
+
+    get_task(task)  # unknown task: one line before any heavy import
+    ui = Ui()
+    opts = TrainOptions(task, out or Path("runs") / task, seed, quick, epochs, data_dir, sample, split)
+    m = train_task(opts, ui)
+    classes = list(m["int8"]["per_class"])
+    rows = []
+    for kind in ("float", "int8"):
+        pc = m[kind]["per_class"]
+        rows.append([kind, f"{m[kind]['accuracy']:.4f}", f"{m[kind]['macro_f1']:.4f}",
+                     *[f"{pc[c]['se']:.3f}/{pc[c]['ppv']:.3f}" for c in classes]])
+    ds = m["dataset"]
+    title = f"{task}: {ds['split']} test set, {ds['test_count']} samples" + (" — BUNDLED SAMPLE" if ds["sample"] else "")
+    ui.table(title, ["model", "accuracy", "macro-F1", *[f"{c} Se/+P" for c in classes]], rows)
+    ui.out.print(f"int8 .tflite {m['tflite_bytes']} bytes, {m['params']} parameters, {m['macs']} MACs; "
+                 f"TFLM mismatching int8 outputs: {m['int8_tflm_mismatches']}/{m['int8_outputs']}")
+    ui.out.print(f"run directory: {opts.out}")
+    if ds["sample"]:
+        ui.warn("these figures come from the bundled SAMPLE, not the full dataset")

@@ -1,0 +1,179 @@
+"""Float Keras model -> full-integer int8 .tflite (and float32 .tflite), plus the reference interpreters.
+
+Reference paths, never the default XNNPACK one (it differs by 1 LSB on some models):
+  - LiteRT with OpResolverType.BUILTIN_REF: our batch evaluation path;
+  - TFLM's Python interpreter (tflite_micro): the microcontroller reference every C kernel must match bit-exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextlib import contextmanager
+
+import numpy as np
+
+from tinyqi.errors import TinyqiError
+from tinyqi.tflite_model import Tensor, TfliteModel, parse_tflite
+
+# Ops TFLM runs and tinyqi's C runtime implements; a converted model with anything else is rejected here.
+SUPPORTED_OPS = {
+    "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D", "AVERAGE_POOL_2D", "MEAN", "ADD", "MUL",
+    "TANH", "LOGISTIC", "SOFTMAX", "RESHAPE", "EXPAND_DIMS", "SQUEEZE", "QUANTIZE", "CONCATENATION",
+}
+TFLM_ARENA_BYTES = 256 * 1024
+
+
+def batch1_clone(model):
+    """The same graph and weights with a static batch of 1 (TFLM and the C runtime need static shapes)."""
+    import keras
+
+    inputs = [keras.Input(shape=t.shape[1:], batch_size=1, name=t.name.split(":")[0]) for t in model.inputs]
+    clone = keras.models.clone_model(model, input_tensors=inputs if len(inputs) > 1 else inputs[0])
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def to_int8_tflite(model, representative: list[np.ndarray], max_samples: int = 500) -> bytes:
+    """Full-integer int8 conversion (int8 inputs and outputs), calibrated on `max_samples` rows drawn evenly
+    (fixed seed) from the whole representative set: datasets are ordered by record, the first rows are not."""
+    import tensorflow as tf
+
+    model1 = batch1_clone(model)
+    rows = np.random.default_rng(0).permutation(len(representative[0]))[:max_samples]
+    representative = [x[np.sort(rows)] for x in representative]
+    n = len(rows)
+
+    names = [t.name.split(":")[0] for t in model1.inputs]
+
+    def calibration():  # keyed by input name: the converter's signature order is not the Keras order
+        for i in range(n):
+            yield {name: x[i : i + 1].astype(np.float32) for name, x in zip(names, representative)}
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model1)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = calibration
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    tflite = _convert(converter)
+    check_tflm_compatible(parse_tflite(tflite))
+    keras_input_positions(parse_tflite(tflite))  # fails early when inputs cannot be matched
+    return tflite
+
+
+def to_float_tflite(model) -> bytes:
+    import tensorflow as tf
+
+    return _convert(tf.lite.TFLiteConverter.from_keras_model(batch1_clone(model)))
+
+
+def _convert(converter) -> bytes:
+    try:
+        with _native_output_silenced():
+            return bytes(converter.convert())
+    except Exception as exc:  # the converter's own message names the unsupported layer/op
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TinyqiError(f"TFLite conversion failed: {first}; use layers that lower to TFLM builtin ops") from None
+
+
+@contextmanager
+def _native_output_silenced():
+    """The converter prints pages of signatures and C++ log lines straight to fds 1/2; users see progress instead."""
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 1)
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+def check_tflm_compatible(model: TfliteModel) -> None:
+    """Reject what TFLM would refuse or, worse, run silently wrong."""
+    for op in model.operators:
+        if op.op not in SUPPORTED_OPS:
+            out = model.tensor(op.outputs[0]).name
+            raise TinyqiError(f"op {op.op} (output tensor '{out}') is not supported by tinyqi's TFLM/C path; "
+                              "change the layer that produces it")
+    for t in model.tensors:
+        if t.is_sparse:
+            raise TinyqiError(f"tensor '{t.name}' carries TFLite sparsity metadata, which TFLM runs silently wrong; "
+                              "export pruned weights as dense int8 + tinyqi CSR tables")
+
+
+def keras_input_positions(model: TfliteModel) -> list[int]:
+    """For each .tflite input (in the flatbuffer's order), the position of the Keras input it came from.
+
+    The converter does not keep the Keras input order, so model builders name inputs `in0_<what>`,
+    `in1_<what>`, ...; float arrays stay in Keras order, everything int8 (TFLM, golden vectors, C) uses the
+    .tflite order, and this mapping is the one place that translates.
+    """
+    if len(model.inputs) == 1:
+        return [0]
+    positions = []
+    for i in model.inputs:
+        m = re.search(r"(?:^|_)in(\d+)_", model.tensor(i).name)
+        if m is None:
+            raise TinyqiError(f"input tensor '{model.tensor(i).name}': name Keras inputs in0_..., in1_... so tinyqi "
+                              "can match them to the .tflite inputs")
+        positions.append(int(m.group(1)))
+    return positions
+
+
+def quantize_input(tensor: Tensor, x: np.ndarray) -> np.ndarray:
+    """The single float -> int8 input quantisation every consumer uses (see docs/architecture.md)."""
+    scale, zero_point = float(tensor.scale[0]), int(tensor.zero_point[0])
+    return np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)
+
+
+def dequantize(tensor: Tensor, q: np.ndarray) -> np.ndarray:
+    return (q.astype(np.float32) - int(tensor.zero_point[0])) * float(tensor.scale[0])
+
+
+def quantize_inputs(model: TfliteModel, xs: list[np.ndarray]) -> list[np.ndarray]:
+    """Float arrays in Keras input order -> int8 arrays in .tflite input order (what TFLM and C take)."""
+    if len(xs) != len(model.inputs):
+        raise TinyqiError(f"model has {len(model.inputs)} inputs but {len(xs)} arrays were given")
+    positions = keras_input_positions(model)
+    return [quantize_input(model.tensor(i), xs[p].reshape((-1,) + model.tensor(i).shape[1:]))
+            for i, p in zip(model.inputs, positions)]
+
+
+def run_litert_ref(tflite: bytes, xs: list[np.ndarray]) -> np.ndarray:
+    """Outputs of LiteRT's reference kernels for int8 (or float) inputs, one row per sample."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    it = Interpreter(model_content=tflite, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    ins = it.get_input_details()
+    out = it.get_output_details()[0]
+    rows = []
+    for i in range(len(xs[0])):
+        for d, x in zip(ins, xs):
+            it.set_tensor(d["index"], x[i : i + 1])
+        it.invoke()
+        rows.append(it.get_tensor(out["index"])[0].copy())
+    return np.stack(rows)
+
+
+def run_tflm(tflite: bytes, xs: list[np.ndarray]) -> np.ndarray:
+    """Outputs of TFLM's Python interpreter (reference kernels), one row per sample: the bit-exact target."""
+    from tflite_micro import runtime
+
+    it = runtime.Interpreter.from_bytes(tflite, arena_size=TFLM_ARENA_BYTES)
+    rows = []
+    for i in range(len(xs[0])):
+        for k, x in enumerate(xs):
+            it.set_input(x[i : i + 1], k)
+        it.invoke()
+        rows.append(it.get_output(0)[0].copy())
+    return np.stack(rows)

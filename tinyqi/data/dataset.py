@@ -1,0 +1,33 @@
+"""The model-ready dataset every task loader returns and every later stage consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Dataset:
+    """Float32 model inputs (one array per model input, batch axis first) and integer labels per split.
+
+    `val` comes from the training side only (whole records/recordings held out), never from the test side.
+    `info` is written to metrics.json as `dataset`: name, split, sample (bool), train/test counts, notes.
+    """
+
+    class_names: list[str]
+    x_train: list[np.ndarray]
+    y_train: np.ndarray
+    x_val: list[np.ndarray]
+    y_val: np.ndarray
+    x_test: list[np.ndarray]
+    y_test: np.ndarray
+    info: dict = field(default_factory=dict)
+
+    @property
+    def input_shapes(self) -> list[tuple[int, ...]]:
+        return [tuple(x.shape[1:]) for x in self.x_train]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)

@@ -1,0 +1,102 @@
+"""`tinyqi train <task>`: data -> model -> train -> int8 convert -> verify (LiteRT ref + TFLM) -> run directory.
+
+The same code runs every task; a task only contributes its loader and model builder (tasks.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinyqi import convert, modeldir, report
+from tinyqi.data import store
+from tinyqi.evaluate import classification_metrics
+from tinyqi.files import write_json
+from tinyqi.tasks import Task, get_task
+from tinyqi.train import fit, predict_labels, set_determinism
+
+
+@dataclass
+class TrainOptions:
+    task: str
+    out: Path
+    seed: int = 0
+    quick: bool = False
+    epochs: int | None = None
+    data_dir: str | None = None
+    sample: bool | None = None  # None: full data when present, else the bundled sample (said loudly)
+    split: str | None = None
+
+
+def resolve_sample(task: Task, opts: TrainOptions) -> bool:
+    """Full data when it is there; the bundled sample only when asked for, or when nothing else exists and the
+    user named no location (a named location that is empty is an error, never a silent sample)."""
+    if opts.sample is not None:
+        return opts.sample
+    if (store.dataset_dir(task.dataset, opts.data_dir)).is_dir():
+        return False
+    if store.explicit_root(opts.data_dir):
+        return False  # the loader then says exactly what is missing where
+    return True
+
+
+def train_task(opts: TrainOptions, ui) -> dict:
+    task = get_task(opts.task)
+    sample = resolve_sample(task, opts)
+    if sample:
+        ui.warn(f"NO FULL {task.dataset.upper()} DATA FOUND: training on the bundled sample ({task.sample_kind}). "
+                f"Figures are a smoke test only; run `tinyqi data fetch {task.dataset}` for real results.")
+    split = opts.split or task.default_split
+    epochs = opts.epochs or (task.quick_epochs if opts.quick else task.epochs)
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    with ui.stage("loading data"):
+        ds = task.load(opts.data_dir, sample=sample, split=split)
+    with ui.stage(f"training {epochs} epochs", total=epochs) as advance:
+        set_determinism(opts.seed)  # before building: initial weights come from the seed too
+        model = task.build_model(ds.input_shapes, ds.n_classes)
+        training = fit(model, ds, epochs=epochs, seed=opts.seed,
+                       on_epoch=lambda e, logs, f1: advance(f"epoch {e + 1}: val macro-F1 {f1:.3f}"))
+        model.save(out / "model.keras")
+    with ui.stage("converting to int8 and float32 TFLite"):
+        int8 = convert.to_int8_tflite(model, ds.x_train)
+        (out / "model_int8.tflite").write_bytes(int8)
+        (out / "model_float.tflite").write_bytes(convert.to_float_tflite(model))
+    with ui.stage(f"evaluating float and int8 (LiteRT reference + TFLM) on {len(ds.y_test)} test samples"):
+        float_metrics = classification_metrics(ds.y_test, predict_labels(model, ds.x_test), ds.class_names)
+        int8_eval = modeldir.evaluate_int8(int8, ds.x_test, ds.y_test, ds.class_names)
+        modeldir.write_testset(out, ds)
+        modeldir.write_golden(out, int8, ds.x_test, ds.y_test, ds.n_classes)
+    metrics = _metrics(task, opts, ds, float_metrics, int8_eval, int8, training)
+    write_json(out / "metrics.json", metrics)
+    report.confusion_png(out / "confusion_int8.png", metrics["int8"]["confusion"], ds.class_names,
+                         f"{task.name} int8, {ds.info['split']}" + (" (SAMPLE)" if sample else ""))
+    report.write_report(out, metrics, ds.class_names)
+    return metrics
+
+
+def _metrics(task, opts, ds, float_metrics, int8_eval, int8: bytes, training) -> dict:
+    summary = modeldir.model_summary(int8)
+    dataset = dict(ds.info)
+    dataset.update(train_count=int(len(ds.y_train)), val_count=int(len(ds.y_val)), test_count=int(len(ds.y_test)))
+    return {
+        "task": task.name,
+        "dataset": dataset,
+        "float": float_metrics,
+        "int8": int8_eval["metrics"],
+        "int8_tflm": int8_eval["tflm_metrics"],
+        "int8_tflm_mismatches": int8_eval["tflm_mismatches"],
+        "int8_tflm_argmax_mismatches": int8_eval["tflm_argmax_mismatches"],
+        "int8_outputs": int8_eval["outputs"],
+        "tflite_bytes": summary["tflite_bytes"],
+        "tflite_sha256": hashlib.sha256(int8).hexdigest(),
+        "params": summary["params"],
+        "macs": summary["macs"],
+        "ops": summary["ops"],
+        "seed": opts.seed,
+        "training": training,
+    }

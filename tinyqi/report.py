@@ -1,0 +1,65 @@
+"""Human-readable run report (report.md) and the int8 confusion-matrix figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def confusion_png(path: Path, cm: list[list[int]], class_names: list[str], title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(cm)
+    fig, ax = plt.subplots(figsize=(4.6, 4.0), dpi=120)
+    ax.imshow(cm / np.maximum(cm.sum(axis=1, keepdims=True), 1), cmap="Blues", vmin=0, vmax=1)
+    for (r, c), v in np.ndenumerate(cm):
+        ax.text(c, r, str(v), ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(class_names)), class_names)
+    ax.set_yticks(range(len(class_names)), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("reference")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})  # no version/time stamp: same run, same bytes
+    plt.close(fig)
+
+
+def metrics_table(metrics: dict, class_names: list[str]) -> list[str]:
+    lines = ["| model | accuracy | macro-F1 | " + " | ".join(f"Se {c} | +P {c}" for c in class_names) + " |",
+             "|---|---|---|" + "---|---|" * len(class_names)]
+    for kind in ("float", "int8"):
+        m = metrics[kind]
+        cells = [f"{m['per_class'][c]['se']:.3f} | {m['per_class'][c]['ppv']:.3f}" for c in class_names]
+        lines.append(f"| {kind} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def write_report(run_dir: Path, metrics: dict, class_names: list[str]) -> Path:
+    ds = metrics["dataset"]
+    banner = []
+    if ds["sample"]:
+        banner = ["> **Ran on the bundled SAMPLE, not the full dataset.** These figures are a smoke test, not a",
+                  "> result: fetch the data (`tinyqi data fetch " + ds["name"] + "`) for real numbers.", ""]
+    lines = [
+        f"# tinyqi run: {metrics['task']}", "", *banner,
+        f"- dataset: {ds['name']} ({ds['split']}; {ds['notes']})",
+        f"- source: {ds['source']}",
+        f"- train / validation / test: {ds['train_count']} / {ds['val_count']} / {ds['test_count']}",
+        f"- model: {metrics['params']} parameters, {metrics['macs']} MACs per inference, int8 .tflite "
+        f"{metrics['tflite_bytes']} bytes, ops: {', '.join(sorted(set(metrics['ops'])))}",
+        f"- seed {metrics['seed']}, {metrics['training']['epochs']} epochs, best validation epoch "
+        f"{metrics['training']['best_epoch'] + 1} (validation macro-F1 {metrics['training']['val_macro_f1']:.4f})",
+        "", "## Test set", "", *metrics_table(metrics, class_names), "",
+        f"int8 metrics come from LiteRT's reference kernels (BUILTIN_REF). TFLM (the microcontroller reference) "
+        f"computes {metrics['int8_tflm_mismatches']} of {metrics['int8_outputs']} int8 output values differently "
+        f"({metrics['int8_tflm_argmax_mismatches']} predicted classes differ); TFLM accuracy "
+        f"{metrics['int8_tflm']['accuracy']:.4f}, macro-F1 {metrics['int8_tflm']['macro_f1']:.4f}.", "",
+        "![int8 confusion matrix](confusion_int8.png)", "",
+    ]
+    path = run_dir / "report.md"
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,39 @@
+"""Tasks: what `tinyqi train <task>` means. Each task names its dataset loader, model builder and defaults;
+every stage after data loading is shared code (pipeline.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from tinyqi.errors import TinyqiError
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    dataset: str  # the store name of its data (data fetch, TINYQI_DATA/<dataset>)
+    load: Callable  # (data_dir, sample=bool, split=str) -> Dataset
+    build_model: Callable  # (input_shapes, n_classes) -> keras.Model
+    epochs: int
+    quick_epochs: int
+    default_split: str
+    sample_kind: str  # what the bundled sample is, for the loud notice
+
+
+def _ecg() -> Task:
+    from tinyqi.data.ecg import load_ecg_dataset
+    from tinyqi.models.ecg import build_ecg_cnn
+
+    return Task("ecg", "mitdb", load_ecg_dataset, build_ecg_cnn, epochs=30, quick_epochs=4,
+                default_split="inter-patient",
+                sample_kind="12 six-minute MIT-BIH excerpts (6 DS1 records train, 6 DS2 records test)")
+
+
+TASKS = {"ecg": _ecg}
+
+
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        raise TinyqiError(f"unknown task '{name}'; choose one of: {', '.join(sorted(TASKS))}")
+    return TASKS[name]()

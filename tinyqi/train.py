@@ -1,0 +1,69 @@
+"""Deterministic Keras training with class weighting and model selection on the (training-side) validation set."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinyqi.data.dataset import Dataset
+from tinyqi.evaluate import classification_metrics
+
+
+def set_determinism(seed: int) -> None:
+    """Same seed, same data -> same weights -> byte-identical .tflite (needs both calls, ml-stack notes)."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def class_weights(y: np.ndarray, n_classes: int, power: float = 0.5) -> dict[int, float]:
+    """Imbalance handled on purpose: weight_c = (n / (k * n_c)) ** power, normalised so the mean sample weight
+    is 1. power=1 is fully balanced; 0.5 keeps rare classes (S, F) visible without drowning N's precision."""
+    counts = np.bincount(y, minlength=n_classes).astype(float)
+    present = counts > 0
+    w = np.zeros(n_classes)
+    w[present] = (counts.sum() / (present.sum() * counts[present])) ** power
+    w /= (w * counts).sum() / counts.sum()
+    return {c: float(w[c]) for c in range(n_classes)}
+
+
+def fit(model, ds: Dataset, *, epochs: int, seed: int, batch_size: int = 256, learning_rate: float = 3e-3,
+        weight_power: float = 0.5, on_epoch=None, extra_callbacks=()) -> dict:
+    """Train `model` (softmax output) and restore the epoch with the best validation macro-F1."""
+    import keras
+
+    set_determinism(seed)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy")
+    selector = _BestMacroF1(ds, on_epoch)
+    model.fit(ds.x_train, ds.y_train, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0,
+              class_weight=class_weights(ds.y_train, ds.n_classes, weight_power),
+              callbacks=[selector, *extra_callbacks])
+    model.set_weights(selector.best_weights)
+    return {"best_epoch": selector.best_epoch, "val_macro_f1": selector.best_f1, "epochs": epochs}
+
+
+def predict_labels(model, xs: list[np.ndarray]) -> np.ndarray:
+    return np.argmax(model.predict(xs, batch_size=1024, verbose=0), axis=1)
+
+
+class _BestMacroF1:
+    """A Keras callback (duck-typed base resolved lazily so importing tinyqi does not import TensorFlow)."""
+
+    def __new__(cls, ds, on_epoch):
+        import keras
+
+        class BestMacroF1(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.best_f1, self.best_epoch, self.best_weights = -1.0, -1, None
+
+            def on_epoch_end(self, epoch, logs=None):
+                pred = predict_labels(self.model, ds.x_val)
+                f1 = classification_metrics(ds.y_val, pred, ds.class_names)["macro_f1"]
+                if f1 > self.best_f1:
+                    self.best_f1, self.best_epoch, self.best_weights = f1, epoch, self.model.get_weights()
+                if on_epoch:
+                    on_epoch(epoch, logs or {}, f1)
+
+        return BestMacroF1()
