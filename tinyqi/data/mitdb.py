@@ -78,6 +78,7 @@ def read_wfdb_record(folder: Path, name: str) -> Record:
     for ext in ("hea", "dat", "atr"):
         if not base.with_suffix(f".{ext}").is_file():
             raise TinyqiError(f"{base}.{ext}: missing; run `tinyqi data fetch mitdb` (or --from a local copy)")
+    _check_dat_size(base)
     try:
         rec = wfdb.rdrecord(str(base))
         ann = wfdb.rdann(str(base), "atr")
@@ -86,17 +87,25 @@ def read_wfdb_record(folder: Path, name: str) -> Record:
                           "damaged: fetch the record again") from None
     if "MLII" not in rec.sig_name:
         raise TinyqiError(f"{base}.hea: no MLII lead (leads {rec.sig_name}); tinyqi uses lead MLII")
-    expected = _expected_samples(base.with_suffix(".hea"))
-    if rec.p_signal.shape[0] != expected:
-        raise TinyqiError(f"{base}.dat: {rec.p_signal.shape[0]} samples, the header says {expected}; the file is "
-                          "truncated: fetch the record again")
     lead = rec.sig_name.index("MLII")
     return Record(name, rec.p_signal[:, lead].astype(np.float64), np.asarray(ann.sample), np.asarray(ann.symbol))
 
 
-def _expected_samples(header: Path) -> int:
-    first = header.read_text().splitlines()[0].split()
-    return int(first[3])
+_BITS_PER_SAMPLE = {"212": 12, "16": 16, "80": 8}
+
+
+def _check_dat_size(base: Path) -> None:
+    """A short .dat makes wfdb fail obscurely (or read garbage); compare its size with what the header promises."""
+    lines = [l for l in base.with_suffix(".hea").read_text().splitlines() if l.strip() and not l.startswith("#")]
+    n_signals, n_samples = int(lines[0].split()[1]), int(lines[0].split()[3])
+    fmts = [l.split()[1].split("x")[0].split(":")[0] for l in lines[1 : 1 + n_signals]]
+    if any(f not in _BITS_PER_SAMPLE for f in fmts):
+        raise TinyqiError(f"{base}.hea: signal format {fmts} is not one MIT-BIH uses (212); is this MIT-BIH?")
+    expected = n_samples * sum(_BITS_PER_SAMPLE[f] for f in fmts) // 8
+    actual = base.with_suffix(".dat").stat().st_size
+    if actual != expected:
+        raise TinyqiError(f"{base}.dat: {actual} bytes, the header promises {expected}; the file is truncated or "
+                          "damaged: fetch the record again")
 
 
 def preprocess(signal_mv: np.ndarray) -> np.ndarray:

@@ -1,0 +1,71 @@
+"""`tinyqi train ecg` end to end on the bundled sample: the run-directory contract, determinism, honesty flags."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+from tinyqi.tflite_model import load_tflite
+
+CONTRACT_FILES = ["model.keras", "model_int8.tflite", "metrics.json", "report.md", "confusion_int8.png"]
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path_factory.mktemp(name) / "run"
+        result = run_cli("train", "ecg", "--quick", "--sample", "--seed", "3", "--out", str(out))
+        assert result.returncode == 0, result.stderr[-2000:]
+        runs.append((out, result))
+    return runs
+
+
+def test_run_directory_contract(two_runs):
+    out, _ = two_runs[0]
+    for f in CONTRACT_FILES:
+        assert (out / f).is_file(), f
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["task"] == "ecg" and m["seed"] == 3
+    assert {"name", "split", "sample", "train_beats", "test_beats"} <= set(m["dataset"])
+    assert m["dataset"]["sample"] is True and m["dataset"]["split"] == "inter-patient"
+    for kind in ("float", "int8"):
+        assert {"accuracy", "macro_f1", "per_class"} <= set(m[kind])
+        assert set(m[kind]["per_class"]) == {"N", "S", "V", "F", "Q"}
+        assert {"se", "ppv", "f1", "support"} <= set(m[kind]["per_class"]["V"])
+    assert sum(v["support"] for v in m["int8"]["per_class"].values()) == m["dataset"]["test_beats"]
+    for key in ("int8_tflm_mismatches", "tflite_bytes", "params", "macs"):
+        assert isinstance(m[key], int)
+    assert m["tflite_bytes"] == (out / "model_int8.tflite").stat().st_size
+
+
+def test_int8_model_is_static_batch1_int8_io_without_sparsity(two_runs):
+    model = load_tflite(two_runs[0][0] / "model_int8.tflite")
+    for i in model.inputs + model.outputs:
+        assert model.tensor(i).dtype == np.int8 and model.tensor(i).shape[0] == 1
+    assert not any(t.is_sparse for t in model.tensors)
+
+
+def test_same_seed_gives_byte_identical_artifacts(two_runs):
+    (a, _), (b, _) = two_runs
+    for f in ("model_int8.tflite", "model_float.tflite", "golden.npz", "testset.npz", "confusion_int8.png"):
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+
+
+def test_sample_run_says_so_loudly(two_runs):
+    out, result = two_runs[0]
+    assert "training on the bundled sample" in result.stderr
+    assert "SAMPLE" in (out / "report.md").read_text()
+    assert "BUNDLED SAMPLE" in result.stdout
+
+
+def test_golden_vectors_are_tflm_outputs(two_runs):
+    from tinyqi import convert
+
+    out = two_runs[0][0]
+    g = np.load(out / "golden.npz")
+    tflite = (out / "model_int8.tflite").read_bytes()
+    inputs = [g[f"input{k}"] for k in range(2)]
+    assert len(set(g["label"].tolist())) >= 4
+    np.testing.assert_array_equal(convert.run_tflm(tflite, inputs), g["output"])

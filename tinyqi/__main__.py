@@ -1,0 +1,3 @@
+from tinyqi.cli import main
+
+main()
