@@ -38,7 +38,7 @@ def test_extraction_keeps_all_but_edge_beats():
     # The first and last beats lack a previous/next RR interval; no other beat of 208 is near an edge.
     assert len(beats.label) == 2955 - 2
     assert np.bincount(beats.label, minlength=5)[2] == 992
-    assert beats.waveform.shape[1:] == (mitdb.WINDOW, 1) and beats.rr.shape[1] == len(mitdb.RR_FEATURES)
+    assert beats.waveform.shape[1:] == (mitdb.WINDOW, mitdb.CHANNELS) and beats.rr.shape[1] == len(mitdb.RR_FEATURES)
     assert np.isfinite(beats.rr).all()
 
 
@@ -46,9 +46,8 @@ def test_rr_features_are_causal_ratios():
     beats = np.array([0, 360, 720, 1080, 1260, 1800]) * 1.0  # 1 s rhythm, then a premature beat at +0.5 s
     f = mitdb.rr_features(beats)
     assert np.isnan(f[0]).all() and np.isnan(f[-1]).all()
-    pre, post, local, pre_local, pre_avg = f[4]
-    assert (pre, post, local) == (0.5, 1.5, pytest.approx(0.875))
-    assert pre_local == pytest.approx(0.5 / 0.875)
+    # beat 4: pre 0.5 s, post 1.5 s, local (last 4 RRs) 0.875 s, 5-minute average so far 0.875 s
+    assert f[4] == pytest.approx([0.5 / 0.875, 1.5 / 0.875, 0.5 / 0.875, 1.5 / 0.875, 1.0])
 
 
 def test_full_inter_patient_split_shares_no_record():
@@ -104,3 +103,13 @@ def test_fetch_from_local_copy_verifies_all(tmp_path):
     result = run_cli("data", "fetch", "mitdb", "--from", str(real_dataset("mitdb")), "--data-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert len(list((tmp_path / "mitdb").glob("*.dat"))) == 48
+
+
+def test_template_channel_is_beat_minus_mean_of_previous_beats():
+    record = mitdb.read_wfdb_record(real_dataset("mitdb"), "100")
+    beats = mitdb.extract_beats(record)
+    # Beat k (k >= TEMPLATE_BEATS + 1 after the dropped first beat) uses the previous TEMPLATE_BEATS windows.
+    k = 40
+    raw = beats.waveform[:, :, 0]
+    template = raw[k - mitdb.TEMPLATE_BEATS : k].mean(axis=0)
+    np.testing.assert_allclose(beats.waveform[k, :, 1], raw[k] - template, atol=1e-5)

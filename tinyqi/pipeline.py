@@ -59,7 +59,7 @@ def train_task(opts: TrainOptions, ui) -> dict:
     with ui.stage(f"training {epochs} epochs", total=epochs) as advance:
         set_determinism(opts.seed)  # before building: initial weights come from the seed too
         model = task.build_model(ds.input_shapes, ds.n_classes)
-        training = fit(model, ds, epochs=epochs, seed=opts.seed,
+        training = fit(model, ds, epochs=epochs, seed=opts.seed, batch_size=task.batch_size,
                        on_epoch=lambda e, logs, f1: advance(f"epoch {e + 1}: val macro-F1 {f1:.3f}"))
         model.save(out / "model.keras")
     with ui.stage("converting to int8 and float32 TFLite"):

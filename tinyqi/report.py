@@ -47,7 +47,7 @@ def write_report(run_dir: Path, metrics: dict, class_names: list[str]) -> Path:
     lines = [
         f"# tinyqi run: {metrics['task']}", "", *banner,
         f"- dataset: {ds['name']} ({ds['split']}; {ds['notes']})",
-        f"- source: {ds['source']}",
+        f"- source: {ds.get('source', 'see the dataset card')}",
         f"- train / validation / test: {ds['train_count']} / {ds['val_count']} / {ds['test_count']}",
         f"- model: {metrics['params']} parameters, {metrics['macs']} MACs per inference, int8 .tflite "
         f"{metrics['tflite_bytes']} bytes, ops: {', '.join(sorted(set(metrics['ops'])))}",

@@ -19,6 +19,7 @@ class Task:
     quick_epochs: int
     default_split: str
     sample_kind: str  # what the bundled sample is, for the loud notice
+    batch_size: int = 256
 
 
 def _ecg() -> Task:
@@ -30,7 +31,17 @@ def _ecg() -> Task:
                 sample_kind="12 six-minute MIT-BIH excerpts (6 DS1 records train, 6 DS2 records test)")
 
 
-TASKS = {"ecg": _ecg}
+def _vibration() -> Task:
+    from tinyqi.data.cwru import load_vibration_dataset
+    from tinyqi.models.vibration import build_vibration_cnn
+
+    return Task("vibration", "cwru", load_vibration_dataset, build_vibration_cnn, epochs=30, quick_epochs=8,
+                default_split="load3",
+                sample_kind="all of 97.mat and the first 2 s of every 12 kHz drive-end fault recording",
+                batch_size=32)
+
+
+TASKS = {"ecg": _ecg, "vibration": _vibration}
 
 
 def get_task(name: str) -> Task:

@@ -36,15 +36,20 @@ def fit(model, ds: Dataset, *, epochs: int, seed: int, batch_size: int = 256, le
     set_determinism(seed)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy")
     selector = _BestMacroF1(ds, on_epoch)
-    model.fit(ds.x_train, ds.y_train, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0,
+    model.fit(model_feed(ds.x_train), ds.y_train, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0,
               class_weight=class_weights(ds.y_train, ds.n_classes, weight_power),
               callbacks=[selector, *extra_callbacks])
     model.set_weights(selector.best_weights)
     return {"best_epoch": selector.best_epoch, "val_macro_f1": selector.best_f1, "epochs": epochs}
 
 
+def model_feed(xs: list[np.ndarray]):
+    """Keras wants a bare array for a single-input model and a list otherwise."""
+    return xs[0] if len(xs) == 1 else xs
+
+
 def predict_labels(model, xs: list[np.ndarray]) -> np.ndarray:
-    return np.argmax(model.predict(xs, batch_size=1024, verbose=0), axis=1)
+    return np.argmax(model.predict(model_feed(xs), batch_size=1024, verbose=0), axis=1)
 
 
 class _BestMacroF1:

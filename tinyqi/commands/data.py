@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-FETCHERS = {"mitdb": ("tinyqi.data.ecg", "fetch_mitdb")}
+FETCHERS = {"mitdb": ("tinyqi.data.ecg", "fetch_mitdb"), "cwru": ("tinyqi.data.cwru", "fetch_cwru")}
 
 
 @click.group("data")

@@ -31,15 +31,14 @@ def command(task, out, quick, seed, epochs, data_dir, sample, split):
     ui = Ui()
     opts = TrainOptions(task, out or Path("runs") / task, seed, quick, epochs, data_dir, sample, split)
     m = train_task(opts, ui)
-    classes = list(m["int8"]["per_class"])
-    rows = []
-    for kind in ("float", "int8"):
-        pc = m[kind]["per_class"]
-        rows.append([kind, f"{m[kind]['accuracy']:.4f}", f"{m[kind]['macro_f1']:.4f}",
-                     *[f"{pc[c]['se']:.3f}/{pc[c]['ppv']:.3f}" for c in classes]])
     ds = m["dataset"]
     title = f"{task}: {ds['split']} test set, {ds['test_count']} samples" + (" — BUNDLED SAMPLE" if ds["sample"] else "")
-    ui.table(title, ["model", "accuracy", "macro-F1", *[f"{c} Se/+P" for c in classes]], rows)
+    ui.table(title, ["model", "accuracy", "macro-F1"],
+             [[kind, f"{m[kind]['accuracy']:.4f}", f"{m[kind]['macro_f1']:.4f}"] for kind in ("float", "int8")])
+    ui.table("per class (Se = sensitivity, +P = positive predictivity)",
+             ["class", "support", "float Se", "float +P", "int8 Se", "int8 +P"],
+             [[c, pc["support"], f"{m['float']['per_class'][c]['se']:.3f}", f"{m['float']['per_class'][c]['ppv']:.3f}",
+               f"{pc['se']:.3f}", f"{pc['ppv']:.3f}"] for c, pc in m["int8"]["per_class"].items()])
     ui.out.print(f"int8 .tflite {m['tflite_bytes']} bytes, {m['params']} parameters, {m['macs']} MACs; "
                  f"TFLM mismatching int8 outputs: {m['int8_tflm_mismatches']}/{m['int8_outputs']}")
     ui.out.print(f"run directory: {opts.out}")

@@ -5,9 +5,10 @@ Pipeline per record (lead MLII, 360 Hz):
   2. decimate to 180 Hz (every 2nd sample; the signal is already band-limited to 40 Hz);
   3. one beat per annotated beat symbol: a window of BEFORE + AFTER samples around the R peak (0.25 s before,
      0.46 s after), mean removed, in mV;
-  4. RR context (seconds, from all beat annotations): pre-RR, post-RR, local RR (mean of the last 10 pre-RRs),
-     pre/local and pre/average (average = mean RR over the previous 5 minutes, causal): supraventricular beats
-     are recognised by their timing far more than by their shape.
+  4. RR context from all beat annotations, as ratios to this patient's own rhythm (absolute intervals do not
+     transfer between patients): pre-RR and post-RR over the local RR (mean of the last 10 pre-RRs), pre-RR,
+     post-RR and local RR over the average RR of the previous 5 minutes (causal). Supraventricular beats are
+     recognised by their timing far more than by their shape.
 Beats without a previous and next beat (record edges) or whose window leaves the record are dropped.
 """
 
@@ -25,7 +26,11 @@ FS = 360
 DECIMATION = 2
 BEFORE, AFTER = 45, 83  # samples at 180 Hz around the R peak: 0.25 s + 0.46 s = 128 samples
 WINDOW = BEFORE + AFTER
-RR_FEATURES = ["pre_rr", "post_rr", "local_rr", "pre_over_local", "pre_over_avg"]
+# Channel 1 is the beat minus the mean of the previous TEMPLATE_BEATS windows (causal, cheap on a device): it
+# shows how a beat differs from this patient's usual beat, which transfers across patients better than raw shape.
+TEMPLATE_BEATS = 16
+CHANNELS = 2
+RR_FEATURES = ["pre_over_local", "post_over_local", "pre_over_avg", "post_over_avg", "local_over_avg"]
 CLASSES = ["N", "S", "V", "F", "Q"]
 # AAMI EC57 mapping of MIT-BIH beat symbols; every other annotation (rhythm, noise, comments) is not a beat.
 AAMI = {
@@ -115,7 +120,7 @@ def preprocess(signal_mv: np.ndarray) -> np.ndarray:
 
 
 def rr_features(beat_samples: np.ndarray) -> np.ndarray:
-    """(n, 5) RR features for beats 1..n-2 of a record's beat positions (samples at FS); rows 0 and n-1 are NaN."""
+    """(n, 5) RR_FEATURES for beats 1..n-2 of a record's beat positions (samples at FS); rows 0 and n-1 are NaN."""
     t = beat_samples / FS
     rr = np.diff(t)
     n = len(t)
@@ -125,28 +130,34 @@ def rr_features(beat_samples: np.ndarray) -> np.ndarray:
         local = rr[max(0, i - LOCAL_BEATS) : i].mean()
         window = (t[1:i + 1] >= t[i] - AVERAGE_SECONDS)
         average = rr[: i][window].mean()
-        feats[i] = (pre, post, local, pre / local, pre / average)
+        feats[i] = (pre / local, post / local, pre / average, post / average, local / average)
     return feats
 
 
 def extract_beats(record: Record) -> Beats:
+    """Beats of one record: waveform channels (beat, beat minus the running template) and RR features."""
     x = preprocess(record.signal_mv)
     is_beat = np.array([s in AAMI for s in record.ann_symbol])
     samples, symbols = record.ann_sample[is_beat], record.ann_symbol[is_beat]
     rr = rr_features(samples)
     waves, feats, labels = [], [], []
+    recent: list[np.ndarray] = []  # windows of the previous TEMPLATE_BEATS beats, any class (mostly normal)
     for i, (pos, sym) in enumerate(zip(samples, symbols)):
         centre = pos // DECIMATION
         lo, hi = centre - BEFORE, centre + AFTER
-        if np.isnan(rr[i, 0]) or lo < 0 or hi > len(x):
+        if lo < 0 or hi > len(x):
             continue
-        w = x[lo:hi]
-        waves.append(w - w.mean())
+        w = x[lo:hi] - x[lo:hi].mean()
+        template = np.mean(recent, axis=0) if recent else w
+        recent = (recent + [w])[-TEMPLATE_BEATS:]
+        if np.isnan(rr[i, 0]):
+            continue
+        waves.append(np.stack([w, w - template], axis=-1))
         feats.append(rr[i])
         labels.append(CLASSES.index(AAMI[sym]))
     n = len(labels)
     return Beats(
-        np.asarray(waves, dtype=np.float32).reshape(n, WINDOW, 1),
+        np.asarray(waves, dtype=np.float32).reshape(n, WINDOW, CHANNELS),
         np.asarray(feats, dtype=np.float32).reshape(n, len(RR_FEATURES)),
         np.asarray(labels, dtype=np.int64),
         np.full(n, record.name),

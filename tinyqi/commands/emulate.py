@@ -1,0 +1,76 @@
+"""`tinyqi emulate`: run a firmware ELF in an emulator and print its per-vector results, cycles and energy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tinyqi.emulate.qemu_engine import DEFAULT_TIMEOUT
+from tinyqi.emulate.run import ENGINES
+from tinyqi.emulate.unicorn_engine import DEFAULT_BUDGET
+from tinyqi.energy import ECG_INFERENCES_PER_MINUTE
+
+
+@click.command("emulate")
+@click.argument("path", metavar="ELF_OR_RUN_DIR", type=click.Path(exists=True, path_type=Path))
+@click.option("--board", default="nrf52840", show_default=True, help="Board profile the ELF was built for.")
+@click.option("--engine", type=click.Choice(ENGINES), default="unicorn", show_default=True,
+              help="unicorn: built-in, with the Cortex-M4 cycle model; qemu, renode: functional cross-checks.")
+@click.option("--budget", type=int, default=DEFAULT_BUDGET, show_default=True,
+              help="Instruction budget of the unicorn engine.")
+@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True,
+              help="Wall-clock limit in seconds for qemu and renode.")
+@click.option("--per-minute", type=float, default=ECG_INFERENCES_PER_MINUTE, show_default=True,
+              help="Inferences per minute for average power and battery life (ECG: one per beat at 72 bpm).")
+@click.option("--show", type=int, default=10, show_default=True, help="Per-vector lines to print (-1: all).")
+def command(path, board, engine, budget, timeout, per_minute, show):
+    """Run the harness ELF (or the one built under a run directory) and report its results."""
+    from tinyqi.emulate.run import resolve_elf, run_firmware
+    from tinyqi.ui import Ui
+
+    ui = Ui()
+    elf = resolve_elf(path, board)
+    with ui.stage(f"{elf.name} on {engine} ({board})"):
+        result = run_firmware(elf, board, engine, budget=budget, timeout=timeout)
+    vectors = result.vectors if show < 0 else result.vectors[:show]
+    ui.table(f"{len(vectors)} of {len(result.vectors)} vectors", ["vector", "class", "outputs", "cycles", "ok"],
+             [[v.index, v.predicted_class, ",".join(map(str, v.outputs)),
+               v.cycles if result.cycle_model else "-", "yes" if v.ok else "NO"] for v in vectors])
+    if result.layers:
+        ui.table("cycles per layer (vector 0)", ["layer", "cycles"],
+                 [[name, cycles if result.cycle_model else "-"] for name, cycles in result.layer_cycles.items()])
+    for line in _summary(result, per_minute, ui):
+        ui.out.print(line)
+    if result.mismatches:
+        raise click.ClickException(f"{result.mismatches} of {result.done.vectors} vectors differ from the golden "
+                                   "outputs")
+
+
+def _summary(result, per_minute: float, ui) -> list[str]:
+    from tinyqi.energy import estimate, power_figures
+    from tinyqi.errors import TinyqiError
+    from tinyqi.firmware.boards import get_board
+
+    run = result.run
+    lines = [f"vectors: {result.done.vectors}, mismatches: {result.mismatches}, exit code: {run.exit_code}"]
+    if run.instructions_per_second:
+        lines.append(f"emulated {run.instructions:,} instructions in {run.seconds:.2f} s "
+                     f"({run.instructions_per_second / 1e6:.1f} M instructions/s)")
+    if not result.cycle_model:
+        lines.append(f"cycles: not modelled by the {result.engine} engine (functional run); use --engine unicorn")
+        return lines
+    mean = result.mean_cycles
+    lines.append(f"mean cycles per inference: {mean:,.0f} = {result.latency_seconds * 1e3:.3f} ms at "
+                 f"{result.clock_hz / 1e6:g} MHz (Cortex-M4 timing model, docs/emulation.md)")
+    try:
+        figures = power_figures(get_board(result.board))
+    except TinyqiError as exc:
+        ui.warn(f"no energy estimate: {exc}")
+        return lines
+    energy = estimate(mean, figures, per_minute)
+    lines.append(f"energy: {energy.energy_uj:.3f} uJ per inference; at {per_minute:g} per minute "
+                 f"{energy.average_power_w * 1e6:.2f} uW average, {energy.battery_days:,.0f} days on a "
+                 f"{energy.cell.name} ({energy.cell.capacity_mah:g} mAh)")
+    lines.append(f"figures: {figures.provenance}")
+    return lines

@@ -1,0 +1,36 @@
+"""`tinyqi flash --board B [RUN_DIR]`: build the harness and upload it with PlatformIO's upload target (pyOCD)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("flash")
+@click.argument("run_dir", required=False, type=click.Path(path_type=Path))
+@click.option("--board", required=True, help="Board profile: nrf52840 or stm32l4r5.")
+@click.option("--variant", default=None, help="Flash RUN_DIR/variants/NAME instead of RUN_DIR.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Build directory (default: <model dir>/firmware/<board>).")
+@click.option("--profile", is_flag=True, help="Build with -DTQ_PROFILE (per-layer cycles for vector 0).")
+@click.option("--dry-run", is_flag=True, help="Print the exact commands instead of running them.")
+def command(run_dir, board, variant, out_dir, profile, dry_run):
+    """Build and upload the harness for RUN_DIR's model (without RUN_DIR: the built-in test model)."""
+    from tinyqi.errors import TinyqiError
+    from tinyqi.firmware.boards import get_board
+    from tinyqi.firmware.build import default_out_dir, model_directory
+    from tinyqi.firmware.flash import flash, plan_flash
+
+    profile_board = get_board(board)
+    if run_dir is None and variant is not None:
+        raise TinyqiError("--variant needs RUN_DIR; pass the run directory that holds variants/")
+    model_dir = model_directory(run_dir, variant) if run_dir is not None else None
+    if model_dir is not None:
+        out_dir = out_dir or default_out_dir(model_dir, profile_board)
+    plan = plan_flash(profile_board, model_dir, out_dir, None, profile)
+    if dry_run:
+        click.echo("\n".join(plan.describe()))
+        return
+    flash(plan)
+    click.echo(f"flashed {profile_board.name}; its console prints the TQ lines ({profile_board.console})")
