@@ -12,7 +12,7 @@ import click
 @click.option("--board", required=True, help="Board profile: nrf52840 or stm32l4r5.")
 @click.option("--variant", default=None, help="Flash RUN_DIR/variants/NAME instead of RUN_DIR.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
-              help="Build directory (default: <model dir>/firmware/<board>).")
+              help="Build directory (default: <model dir>/firmware/<board>[-profile]).")
 @click.option("--profile", is_flag=True, help="Build with -DTQ_PROFILE (per-layer cycles for vector 0).")
 @click.option("--dry-run", is_flag=True, help="Print the exact commands instead of running them.")
 def command(run_dir, board, variant, out_dir, profile, dry_run):
@@ -23,11 +23,11 @@ def command(run_dir, board, variant, out_dir, profile, dry_run):
     from tinyqi.firmware.flash import flash, plan_flash
 
     profile_board = get_board(board)
-    if run_dir is None and variant is not None:
-        raise TinyqiError("--variant needs RUN_DIR; pass the run directory that holds variants/")
+    if run_dir is None and (variant is not None or out_dir is not None):
+        raise TinyqiError("--variant and --out need RUN_DIR; without it the built-in test model is flashed")
     model_dir = model_directory(run_dir, variant) if run_dir is not None else None
     if model_dir is not None:
-        out_dir = out_dir or default_out_dir(model_dir, profile_board)
+        out_dir = out_dir or default_out_dir(model_dir, profile_board, profile)
     plan = plan_flash(profile_board, model_dir, out_dir, None, profile)
     if dry_run:
         click.echo("\n".join(plan.describe()))
