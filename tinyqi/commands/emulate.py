@@ -41,7 +41,7 @@ def command(path, board, engine, budget, timeout, per_minute, show):
         ui.table("cycles per layer (vector 0)", ["layer", "cycles"],
                  [[name, cycles if result.cycle_model else "-"] for name, cycles in result.layer_cycles.items()])
     for line in _summary(result, per_minute, ui):
-        ui.out.print(line)
+        ui.out.print(line, soft_wrap=True)
     if result.mismatches:
         raise click.ClickException(f"{result.mismatches} of {result.done.vectors} vectors differ from the golden "
                                    "outputs")
@@ -61,6 +61,9 @@ def _summary(result, per_minute: float, ui) -> list[str]:
         lines.append(f"cycles: not modelled by the {result.engine} engine (functional run); use --engine unicorn")
         return lines
     mean = result.mean_cycles
+    if mean is None:
+        lines.append("no golden vector was run: nothing to time")
+        return lines
     lines.append(f"mean cycles per inference: {mean:,.0f} = {result.latency_seconds * 1e3:.3f} ms at "
                  f"{result.clock_hz / 1e6:g} MHz (Cortex-M4 timing model, docs/emulation.md)")
     try:

@@ -10,19 +10,12 @@
 #define TQ_SCB_HFSR   TQ_REG32(0xE000ED2Cu) /* HardFault status */
 #define TQ_SCB_MMFAR  TQ_REG32(0xE000ED34u) /* MemManage fault address */
 #define TQ_SCB_BFAR   TQ_REG32(0xE000ED38u) /* BusFault address */
-#define TQ_DHCSR      TQ_REG32(0xE000EDF0u) /* debug halting control and status; bit 0 C_DEBUGEN */
 #define TQ_DEMCR      TQ_REG32(0xE000EDFCu) /* debug exception and monitor control; bit 24 TRCENA */
 #define TQ_DWT_CTRL   TQ_REG32(0xE0001000u) /* bit 0 CYCCNTENA */
 #define TQ_DWT_CYCCNT TQ_REG32(0xE0001004u) /* core clock cycles since enabled, wraps at 2^32 */
 
-#define TQ_DHCSR_C_DEBUGEN (1u << 0)
 #define TQ_DEMCR_TRCENA    (1u << 24)
 #define TQ_DWT_CYCCNTENA   (1u << 0)
-
-/* A debugger (or an emulator standing in for one) has enabled halting debug: semihosting calls are answered. */
-static inline int tq_debugger_attached(void) {
-    return (TQ_DHCSR & TQ_DHCSR_C_DEBUGEN) != 0u;
-}
 
 static inline void tq_cycles_enable(void) {
     TQ_DEMCR |= TQ_DEMCR_TRCENA;

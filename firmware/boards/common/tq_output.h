@@ -1,7 +1,8 @@
-/* Where harness lines go: the board console always, and Arm semihosting when a debugger is attached.
+/* Where harness lines go: the board console always, and Arm semihosting while a host answers it.
  *
- * The same binary runs on a board and under emulation: an emulator marks itself as the debugger by answering
- * DHCSR.C_DEBUGEN = 1, then reads each line from SYS_WRITE0 and the verdict from SYS_EXIT (docs/firmware.md). */
+ * The same binary runs on a board and under emulation: an emulator (or a debugger) answers BKPT 0xAB, reads each
+ * line from SYS_WRITE0 and the verdict from SYS_EXIT; without one, semihosting stops after the first call
+ * (docs/firmware.md). */
 #ifndef TQ_OUTPUT_H
 #define TQ_OUTPUT_H
 
