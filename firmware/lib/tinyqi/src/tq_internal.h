@@ -1,0 +1,116 @@
+/*
+ * tinyqi runtime internals shared by several kernels: int8 dot products (with an optional Cortex-M DSP path
+ * that gives the same integer sums), CSR row walks, and the padded-window helper of the convolutions.
+ */
+#ifndef TQ_INTERNAL_H
+#define TQ_INTERNAL_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "tinyqi.h"
+
+/* int8 dot products (tq_dot_s8.c). Integer addition is exact, so the Cortex-M DSP path (SXTB16 + SMLAD, two
+ * 16-bit MACs per instruction) returns the same sums as the portable loop. */
+int32_t tq_dot_s8(const int8_t *x, const int8_t *w, int32_t n);
+/* *acc0 += x . w0, *acc1 += x . w1: two output channels share every input load. */
+void tq_dot2_s8(const int8_t *x, const int8_t *w0, const int8_t *w1, int32_t n, int32_t *acc0, int32_t *acc1);
+/* acc[p][c] += x_p . w_c for two pixels and two channels: every load feeds two products. */
+void tq_dot2x2_s8(const int8_t *x0, const int8_t *x1, const int8_t *w0, const int8_t *w1, int32_t n, int32_t acc[2][2]);
+
+/* Output stage of the per-channel kernels, copied out of the params struct: int8 stores may alias anything, so
+ * kernels keep these in a local instead of re-reading the params after every output. */
+typedef struct {
+    const int32_t *multiplier;
+    const int32_t *shift;
+    int32_t output_offset;
+    int32_t act_min, act_max;
+} tq_output_stage_t;
+
+static inline int8_t tq_output_s8(const tq_output_stage_t *q, int32_t channel, int32_t acc)
+{
+    const int32_t scaled = tq_requantize(acc, q->multiplier[channel], q->shift[channel]);
+    return (int8_t)tq_clamp(scaled + q->output_offset, q->act_min, q->act_max);
+}
+
+/* Fused activation of the float32 kernels. */
+static inline float tq_clamp_f32(float x, tq_act_f32_t act)
+{
+    return x < act.min ? act.min : (x > act.max ? act.max : x);
+}
+
+static inline uint32_t tq_load_index(const void *array, uint8_t bytes, int32_t i)
+{
+    switch (bytes) {
+    case 1:
+        return ((const uint8_t *)array)[i];
+    case 2:
+        return ((const uint16_t *)array)[i];
+    default:
+        return ((const uint32_t *)array)[i];
+    }
+}
+
+#define TQ_CSR_ROW_DOT(index_type)                                                                         \
+    do {                                                                                                  \
+        const index_type *c = (const index_type *)m->col_idx + begin;                                     \
+        for (; v + 2 <= v_end; v += 2, c += 2) {                                                          \
+            acc += (int32_t)v[0] * (int32_t)x[c[0]] + (int32_t)v[1] * (int32_t)x[c[1]];                   \
+        }                                                                                                 \
+        if (v < v_end) {                                                                                  \
+            acc += (int32_t)v[0] * (int32_t)x[c[0]];                                                      \
+        }                                                                                                 \
+    } while (0)
+
+/* sum over row `row` of values[k] * x[col_idx[k]]: touches only the row's non-zeros. */
+static inline int32_t tq_csr_row_dot_s8(const tq_csr_t *m, int32_t row, const int8_t *x)
+{
+    const int32_t begin = (int32_t)tq_load_index(m->row_ptr, m->row_ptr_bytes, row);
+    const int32_t end = (int32_t)tq_load_index(m->row_ptr, m->row_ptr_bytes, row + 1);
+    const int8_t *v = m->values + begin;
+    const int8_t *const v_end = m->values + end;
+    int32_t acc = 0;
+    switch (m->col_idx_bytes) {
+    case 1:
+        TQ_CSR_ROW_DOT(uint8_t);
+        break;
+    case 2:
+        TQ_CSR_ROW_DOT(uint16_t);
+        break;
+    default:
+        TQ_CSR_ROW_DOT(uint32_t);
+        break;
+    }
+    return acc;
+}
+
+/* Extent of the padded input that the windows read: rows 0 .. (out_h - 1) * stride + (filter_h - 1) * dilation. */
+static inline int32_t tq_window_padded_h(const tq_window_t *w)
+{
+    return (w->output.h - 1) * w->stride_h + (w->filter_h - 1) * w->dilation_h + 1;
+}
+
+static inline int32_t tq_window_padded_w(const tq_window_t *w)
+{
+    return (w->output.w - 1) * w->stride_w + (w->filter_w - 1) * w->dilation_w + 1;
+}
+
+/* 1 when some window reaches outside the input, so the kernel works on a zero-point padded copy. */
+static inline int32_t tq_window_needs_padding(const tq_window_t *w)
+{
+    return w->pad_top > 0 || w->pad_left > 0 || tq_window_padded_h(w) > w->input.h ||
+           tq_window_padded_w(w) > w->input.w;
+}
+
+/* Bytes of one batch of the padded copy (0 when the input is read in place). */
+static inline int32_t tq_window_padded_bytes_s8(const tq_window_t *w)
+{
+    return tq_window_needs_padding(w) ? tq_window_padded_h(w) * tq_window_padded_w(w) * w->input.c : 0;
+}
+
+/* One batch of input as the windows see it: the input itself, or a copy framed with `pad_value` in scratch.
+ * Returns the base pointer; *row_stride receives the element distance between two rows. */
+const int8_t *tq_window_source_s8(const tq_window_t *w, int8_t pad_value, const int8_t *batch_input,
+                                  int8_t *scratch, int32_t *row_stride);
+
+#endif /* TQ_INTERNAL_H */

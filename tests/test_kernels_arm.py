@@ -1,0 +1,143 @@
+"""The Cortex-M4 build of the runtime (DSP path: SXTB16 + SMLAD) gives TFLM's outputs too.
+
+The runtime and a generated model are cross-compiled with arm-none-eabi-gcc for the nRF52840's core and run in
+Unicorn (a bare function call: no startup code, no peripherals), then compared with TFLM on random vectors.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from test_kernels import image_mul_concat, make_model_dir, pruned_two_input
+
+from tinyqi import csr
+from tinyqi.tflite_model import load_tflite
+
+ARM_CC = "arm-none-eabi-gcc"
+ARCH = ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]
+FLASH, RAM, RAM_SIZE = 0x00000000, 0x20000000, 256 * 1024
+VECTORS = 40
+RETURN_ADDRESS = 0x000FFF00  # inside mapped flash, never executed: the emulation stops when tq_run returns here
+
+pytestmark = pytest.mark.skipif(shutil.which(ARM_CC) is None, reason=f"{ARM_CC} not installed (Debian "
+                                "gcc-arm-none-eabi)")
+
+LINKER_SCRIPT = f"""MEMORY {{
+  FLASH (rx) : ORIGIN = {FLASH:#x}, LENGTH = 1M
+  RAM (rwx) : ORIGIN = {RAM:#x}, LENGTH = 256K
+}}
+SECTIONS {{
+  .text : {{ *(.text*) *(.rodata*) }} > FLASH
+  .data : {{ *(.data*) }} > RAM
+  .bss : {{ *(.bss*) *(COMMON) }} > RAM
+}}
+"""
+
+HARNESS = """#include <string.h>
+#include "model_data.h"
+#define VECTORS %(vectors)d
+static const int input_sizes[TQ_MODEL_INPUT_COUNT] = {%(sizes)s};
+int8_t tq_inputs[VECTORS * %(input_bytes)d];
+int8_t tq_outputs[VECTORS * TQ_MODEL_OUTPUT_SIZE];
+void tq_run(void)
+{
+    const int8_t *in = tq_inputs;
+    for (int v = 0; v < VECTORS; ++v) {
+        for (int k = 0; k < TQ_MODEL_INPUT_COUNT; ++k) {
+            memcpy(tq_model_input(k), in, (size_t)input_sizes[k]);
+            in += input_sizes[k];
+        }
+        tq_model_invoke();
+        memcpy(tq_outputs + v * TQ_MODEL_OUTPUT_SIZE, tq_model_output(), TQ_MODEL_OUTPUT_SIZE);
+    }
+}
+"""
+
+
+def cross_compile(c_dir, input_sizes) -> tuple:
+    from tinyqi.codegen import runtime_dir
+
+    runtime = runtime_dir()
+    (c_dir / "link.ld").write_text(LINKER_SCRIPT)
+    (c_dir / "harness.c").write_text(HARNESS % {"vectors": VECTORS, "sizes": ", ".join(map(str, input_sizes)),
+                                                "input_bytes": sum(input_sizes)})
+    elf = c_dir / "model.elf"
+    cmd = [ARM_CC, *ARCH, "-std=c99", "-O2", "-Wall", "-Werror", "-ffunction-sections", "-fdata-sections",
+           f"-I{runtime / 'include'}", f"-I{c_dir}", *map(str, sorted((runtime / "src").glob("*.c"))),
+           str(c_dir / "model_data.c"), str(c_dir / "harness.c"), "-nostartfiles", "--specs=nano.specs",
+           "--specs=nosys.specs", "-Wl,--gc-sections", f"-T{c_dir / 'link.ld'}", "-e", "tq_run", "-o", str(elf)]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return elf
+
+
+def symbols(elf) -> dict:
+    from elftools.elf.elffile import ELFFile
+
+    with open(elf, "rb") as f:
+        table = ELFFile(f).get_section_by_name(".symtab")
+        return {s.name: (s["st_value"], s["st_size"]) for s in table.iter_symbols() if s.name}
+
+
+def run_on_cortex_m4(elf, blob: bytes, output_size: int) -> np.ndarray:
+    from elftools.elf.elffile import ELFFile
+    from unicorn import UC_ARCH_ARM, UC_MODE_MCLASS, UC_MODE_THUMB, Uc
+    from unicorn.arm_const import UC_ARM_REG_LR, UC_ARM_REG_SP
+
+    sym = symbols(elf)
+    uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
+    uc.mem_map(FLASH, 1 << 20)
+    uc.mem_map(RAM, RAM_SIZE)
+    with open(elf, "rb") as f:
+        for segment in ELFFile(f).iter_segments():
+            if segment["p_type"] == "PT_LOAD" and segment["p_filesz"]:
+                uc.mem_write(segment["p_vaddr"], segment.data())
+    uc.mem_write(sym["tq_inputs"][0], blob)
+    uc.reg_write(UC_ARM_REG_SP, RAM + RAM_SIZE)
+    uc.reg_write(UC_ARM_REG_LR, RETURN_ADDRESS | 1)
+    uc.emu_start(sym["tq_run"][0] | 1, RETURN_ADDRESS, count=200_000_000)
+    out = uc.mem_read(sym["tq_outputs"][0], VECTORS * output_size)
+    return np.frombuffer(bytes(out), dtype=np.int8).reshape(VECTORS, output_size)
+
+
+def uses_dsp_instructions(elf) -> bool:
+    from capstone import CS_ARCH_ARM, CS_MODE_MCLASS, CS_MODE_THUMB, Cs
+    from elftools.elf.elffile import ELFFile
+
+    address, size = symbols(elf)["tq_dot2x2_s8"]
+    with open(elf, "rb") as f:
+        text = ELFFile(f).get_section_by_name(".text")
+        start = (address & ~1) - text["sh_addr"]
+        code = text.data()[start : start + size]
+    mnemonics = {i.mnemonic for i in Cs(CS_ARCH_ARM, CS_MODE_THUMB | CS_MODE_MCLASS).disasm(code, address & ~1)}
+    return {"smlad", "sxtb16"} <= mnemonics
+
+
+CASES = {"pruned_two_input/dense": (pruned_two_input, False), "pruned_two_input/csr": (pruned_two_input, True),
+         "image_mul_concat/dense": (image_mul_concat, False)}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_cortex_m4_build_matches_tflm(case, tmp_path):
+    pytest.importorskip("unicorn")
+    from tinyqi import convert
+    from tinyqi.codegen import generate_program
+
+    builder, use_csr = CASES[case]
+    model_dir, xs = make_model_dir(tmp_path / "model", builder, with_float=False)
+    if use_csr:
+        tflite = model_dir / "model_int8.tflite"
+        csr.write_tables(tflite, csr.tables_from_tflite(load_tflite(tflite), max_density=0.5))
+    _, program = generate_program(model_dir, tmp_path / "c", use_csr=use_csr)
+    assert program.csr_layers > 0 if use_csr else program.csr_layers == 0
+    model = load_tflite(model_dir / "model_int8.tflite")
+    q = convert.quantize_inputs(model, [x[:VECTORS] for x in xs])
+    elf = cross_compile(tmp_path / "c", program.input_sizes)
+    if not use_csr:  # a CSR-only build has no dense dot products left to check
+        assert uses_dsp_instructions(elf)
+    blob = np.concatenate([a.reshape(VECTORS, -1) for a in q], axis=1).astype(np.int8).tobytes()
+    np.testing.assert_array_equal(run_on_cortex_m4(elf, blob, program.output_size), convert.run_tflm(
+        (model_dir / "model_int8.tflite").read_bytes(), q))

@@ -1,0 +1,186 @@
+"""Lower a TFLite graph to a Program: kernel calls in operator order over arena buffers, and const definitions.
+
+RESHAPE, EXPAND_DIMS and SQUEEZE cost nothing: their output is the same arena buffer as their input (NHWC data is
+row-major, so a reshape does not move bytes). Every other op is lowered by tinyqi.codegen.ops_s8 / ops_f32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tinyqi.codegen.program import C_INT_TYPES, ArenaRef, Buffer, Call, Definition, Program, Raw
+from tinyqi.csr import CsrTable
+from tinyqi.errors import TinyqiError
+from tinyqi.tflite_model import Operator, Tensor, TfliteModel
+
+ALIAS_OPS = {"RESHAPE", "EXPAND_DIMS", "SQUEEZE"}
+DTYPES = {"s8": np.int8, "f32": np.float32}
+ELEMENT_BYTES = {"s8": 1, "f32": 4}
+
+
+@dataclass
+class _Usage:
+    reads: set[str] = field(default_factory=set)
+    writes: set[str] = field(default_factory=set)
+    scratch: int = 0
+
+
+class Lowering:
+    """State shared by the op lowerings: tensor -> buffer mapping, definitions, per-call buffer usage."""
+
+    def __init__(self, model: TfliteModel, where: str, dtype: str, csr: dict[int, CsrTable]):
+        self.model = model
+        self.where = where
+        self.dtype = dtype
+        self.csr = csr
+        self.root: dict[int, int] = {}
+        self.calls: list[Call] = []
+        self.usage: list[_Usage] = []
+        self.op: Operator | None = None
+        self.pending: Call | None = None  # the call being lowered
+
+    # --- naming and errors -------------------------------------------------------------------------------------
+    def op_where(self, op: Operator | None = None) -> str:
+        op = op or self.op
+        out = self.model.tensor(op.outputs[0]).name if op.outputs else "?"
+        return f"{self.where}: op {op.index} {op.op} (output tensor '{out}')"
+
+    def fail(self, what: str, todo: str) -> TinyqiError:
+        return TinyqiError(f"{self.op_where()}: {what}; {todo}")
+
+    # --- tensors -----------------------------------------------------------------------------------------------
+    def tensor(self, index: int) -> Tensor:
+        return self.model.tensor(index)
+
+    def input_tensor(self, slot: int) -> Tensor | None:
+        idx = self.op.inputs[slot] if slot < len(self.op.inputs) else -1
+        return self.model.tensor(idx) if idx >= 0 else None
+
+    def check_activation(self, t: Tensor) -> None:
+        if t.dtype != DTYPES[self.dtype]:
+            raise self.fail(f"tensor '{t.name}' is {np.dtype(t.dtype).name}, the {self.dtype} kernels need "
+                            f"{np.dtype(DTYPES[self.dtype]).name}", "convert the whole model to one dtype")
+
+    def _key(self, index: int) -> str:
+        return f"t{self.root.get(index, index)}"
+
+    def read(self, index: int):
+        """A kernel argument for reading tensor `index`: an arena pointer, or a const array for constants."""
+        t = self.tensor(index)
+        self.check_activation(t)
+        if t.data is not None:
+            return self.define(f"const_t{index}", t.data.ravel(), f"constant tensor '{t.name}'")
+        key = self._key(index)
+        self.usage[-1].reads.add(key)
+        return ArenaRef(key, self.dtype)
+
+    def write(self, index: int) -> ArenaRef:
+        self.check_activation(self.tensor(index))
+        key = self._key(index)
+        self.usage[-1].writes.add(key)
+        return ArenaRef(key, self.dtype)
+
+    def scratch(self, nbytes: int):
+        if nbytes <= 0:
+            return Raw("0")
+        self.usage[-1].scratch = nbytes
+        return ArenaRef(f"scratch{len(self.calls)}", "s8")
+
+    # --- definitions and calls ---------------------------------------------------------------------------------
+    def _prefix(self) -> str:
+        return f"tq_l{len(self.calls)}"
+
+    def define(self, suffix: str, value, comment: str = "", ctype: str | None = None) -> Raw:
+        """A const definition private to the current call: an array (numpy or list value) or a struct (dict value,
+        ctype required). Returns the expression kernels take: the array name, or the struct's address."""
+        name = f"{self._prefix()}_{suffix}"
+        if isinstance(value, np.ndarray):
+            ctype = ctype or ("float" if value.dtype == np.float32 else C_INT_TYPES[np.dtype(value.dtype)])
+        is_array = not isinstance(value, dict)
+        self.pending.definitions.append(Definition(ctype, name, value, is_array, comment))
+        return Raw(name if is_array else f"&{name}")
+
+    def begin(self, op: Operator) -> None:
+        self.op = op
+        self.usage.append(_Usage())
+        self.pending = Call("", [], "", "")
+
+    def emit(self, kernel: str, args: list, layer_name: str) -> None:
+        call = self.pending
+        out = self.tensor(self.op.outputs[0]).name
+        call.kernel, call.args, call.layer_name = kernel, args, layer_name
+        call.comment = f"op {self.op.index} {self.op.op} -> '{out}'"
+        self.calls.append(call)
+
+    def alias(self, op: Operator) -> None:
+        src, dst = self.tensor(op.inputs[0]), self.tensor(op.outputs[0])
+        if src.data is not None:
+            raise TinyqiError(f"{self.op_where(op)}: reshaping a constant tensor is not supported; "
+                              "fold it into the model before conversion")
+        if int(np.prod(src.shape)) != int(np.prod(dst.shape)):
+            raise TinyqiError(f"{self.op_where(op)}: {src.shape} -> {dst.shape} changes the element count")
+        self.root[op.outputs[0]] = self.root.get(op.inputs[0], op.inputs[0])
+
+    # --- result ------------------------------------------------------------------------------------------------
+    def program(self) -> Program:
+        model = self.model
+        if len(model.outputs) != 1:
+            raise TinyqiError(f"{self.where}: {len(model.outputs)} outputs; tinyqi supports single-output models")
+        last = max(len(self.calls) - 1, 0)
+        buffers: dict[str, Buffer] = {}
+
+        def touch(key: str, step: int, nbytes: int, label: str) -> None:
+            b = buffers.get(key)
+            if b is None:
+                buffers[key] = Buffer(key, nbytes, step, step, label)
+            else:
+                b.first, b.last = min(b.first, step), max(b.last, step)
+
+        for i in model.inputs:
+            touch(self._key(i), 0, self._nbytes(i), f"input '{self.tensor(i).name}'")
+        for step, use in enumerate(self.usage):
+            for key in sorted(use.reads | use.writes):
+                index = int(key[1:])
+                touch(key, step, self._nbytes(index), f"'{self.tensor(index).name}'")
+            if use.scratch:
+                touch(f"scratch{step}", step, use.scratch, f"scratch of layer {step}")
+        out_key = self._key(model.outputs[0])
+        touch(out_key, last, self._nbytes(model.outputs[0]), f"output '{self.tensor(model.outputs[0]).name}'")
+        buffers[out_key].last = last
+        inputs = [ArenaRef(self._key(i), self.dtype) for i in model.inputs]
+        sizes = [int(np.prod(self.tensor(i).shape)) for i in model.inputs]
+        out_size = int(np.prod(self.tensor(model.outputs[0]).shape))
+        return Program(self.calls, buffers, inputs, sizes, ArenaRef(out_key, self.dtype), out_size, self.dtype)
+
+    def _nbytes(self, index: int) -> int:
+        return int(np.prod(self.tensor(index).shape)) * ELEMENT_BYTES[self.dtype]
+
+
+def lower(model: TfliteModel, where: str, dtype: str, csr: dict[int, CsrTable]) -> Program:
+    from tinyqi.codegen import ops_f32, ops_s8  # the op modules import Lowering from here
+
+    lowerings = ops_s8.LOWERINGS if dtype == "s8" else ops_f32.LOWERINGS
+    lw = Lowering(model, where, dtype, csr)
+    for i in model.inputs:
+        t = model.tensor(i)
+        if t.dtype != DTYPES[dtype]:
+            raise TinyqiError(f"{where}: model input '{t.name}' is {np.dtype(t.dtype).name}, expected "
+                              f"{np.dtype(DTYPES[dtype]).name}; export the model with "
+                              f"{'int8' if dtype == 's8' else 'float32'} inputs")
+    for op in model.operators:
+        lw.op = op
+        if op.op in ALIAS_OPS:
+            lw.alias(op)
+            continue
+        lowering = lowerings.get(op.op)
+        if lowering is None:
+            supported = ", ".join(sorted(set(lowerings) | ALIAS_OPS))
+            raise TinyqiError(f"{lw.op_where(op)}: op {op.op} is not supported by tinyqi codegen ({dtype}); "
+                              f"supported: {supported}")
+        lw.begin(op)
+        lowering(lw)
+    program = lw.program()
+    program.csr_layers = sum(1 for c in program.calls if "_csr_" in c.kernel)
+    return program
