@@ -1,0 +1,283 @@
+"""`tinyqi compress`: a trained run directory -> one compressed variant in `RUN_DIR/variants/<name>/`.
+
+Methods (each ends with masked / plain fine-tuning on the training split and a full-int8 conversion):
+  magnitude-global, magnitude-layer  gradual magnitude pruning (one threshold overall / the same sparsity per layer)
+  anneal-prune                       gradual pruning with the annealed QUBO mask search (prune.anneal_masks)
+  svd                                per-layer-rank truncated SVD (lowrank.choose_ranks + svd_factors)
+  anneal-factorise                   the same ranks, factors refined by annealed L-BFGS on layer outputs
+  qinn                               the hybrid QINN model (models.qinn.build_ecg_qinn) trained from scratch
+  combined                           qinn -> anneal-factorise -> anneal-prune
+  finetune                           control, no compression: the baseline trained as many extra epochs as combined
+                                     gets (2 * steps * finetune_epochs), to separate compression from extra training
+Gradual pruning reaches the target in `steps` steps on a cubic ramp s_k = S (1 - (1 - k/steps)^3), with masked
+fine-tuning after every step (pruned weights are held at exactly 0 by a kernel constraint).
+
+Every variant directory has the run-root shape (docs/architecture.md): model_int8.tflite, csr.json + csr.npz for
+the tensors CSR makes smaller, golden.npz and metrics.json (via tinyqi.modeldir, as the run root), plus model.keras.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from tinyqi import convert, csr, modeldir
+from tinyqi.compress import lowrank, prune, storage
+from tinyqi.data.dataset import Dataset
+from tinyqi.errors import TinyqiError
+from tinyqi.files import write_json
+from tinyqi.tflite_model import parse_tflite
+
+METHODS = ("magnitude-global", "magnitude-layer", "anneal-prune", "svd", "anneal-factorise", "qinn", "combined",
+           "finetune")
+PRUNING_METHODS = ("magnitude-global", "magnitude-layer", "anneal-prune", "combined")
+CALIBRATION_SAMPLES = 512
+
+
+@dataclass(frozen=True)
+class CompressOptions:
+    method: str = "anneal-prune"
+    target_sparsity: float = 0.8
+    weight_fraction: float = 0.5  # low-rank: factorised weights / dense weights of the factorised layers
+    row_balanced: bool = False
+    steps: int = 3
+    finetune_epochs: int = 4
+    learning_rate: float = 1e-3
+    seed: int = 0
+    sweeps: int = 80
+    replicas: int = 4
+    tempering: bool = False
+    saliency_samples: int = 512
+
+
+@dataclass
+class Run:
+    """A trained run directory and everything a variant needs from it."""
+
+    path: Path
+    metrics: dict
+    ds: Dataset
+
+    def load_model(self):
+        import keras
+
+        import tinyqi.models.qinn  # noqa: F401  registers the QINN layers for deserialisation
+
+        return keras.models.load_model(self.path / "model.keras", compile=False)
+
+
+def load_run(run_dir: str | Path, data_dir: str | None = None) -> Run:
+    from tinyqi.tasks import get_task
+
+    run_dir = Path(run_dir)
+    for name in ("model.keras", "metrics.json", "model_int8.tflite"):
+        if not (run_dir / name).is_file():
+            raise TinyqiError(f"{run_dir / name}: missing; compress needs a run directory written by `tinyqi train`")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    info = metrics["dataset"]
+    if data_dir is None and not info["sample"]:
+        data_dir = str(Path(info["source"]).parent)  # the data the run was trained on
+    ds = get_task(metrics["task"]).load(data_dir, sample=info["sample"], split=info["split"])
+    return Run(run_dir, metrics, ds)
+
+
+def variant_name(opts: CompressOptions) -> str:
+    name = opts.method + ("-rb" if opts.row_balanced else "")
+    return name if opts.seed == 0 else f"{name}-s{opts.seed}"
+
+
+def compress(run: Run, opts: CompressOptions, out: Path | None = None, log=print) -> dict:
+    """Build, fine-tune, convert, check and write one variant; returns its ablation row."""
+    validate(opts)
+    out = Path(out) if out else run.path / "variants" / variant_name(opts)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.process_time()
+    model, masks = _build(run, opts, log)
+    seconds = time.process_time() - start
+    return export_variant(model, masks, run, out, opts, seconds, log)
+
+
+def validate(opts: CompressOptions) -> None:
+    """Reject bad options before any data loading or training."""
+    if opts.method not in METHODS:
+        raise TinyqiError(f"--method {opts.method}: unknown; choose one of {', '.join(METHODS)}")
+    if not 0.0 <= opts.target_sparsity < 1.0:
+        raise TinyqiError(f"--target-sparsity {opts.target_sparsity}: must be in [0, 1); e.g. 0.8 keeps 20 % of "
+                          "the weights")
+    if not 0.0 < opts.weight_fraction < 1.0:
+        raise TinyqiError(f"--weight-fraction {opts.weight_fraction}: must be in (0, 1), e.g. 0.5")
+    if opts.row_balanced and opts.method not in PRUNING_METHODS:
+        raise TinyqiError(f"--row-balanced: applies to pruning ({', '.join(PRUNING_METHODS)}), not {opts.method}")
+
+
+def _build(run: Run, opts: CompressOptions, log):
+    from tinyqi.train import set_determinism
+
+    set_determinism(opts.seed)
+    m = opts.method
+    if m in ("magnitude-global", "magnitude-layer", "anneal-prune"):
+        model = run.load_model()
+        return model, prune_gradually(model, run.ds, opts, log)
+    if m == "finetune":
+        model = run.load_model()
+        finetune(model, run.ds, opts, 2 * opts.steps * opts.finetune_epochs, opts.seed)
+        return model, {}
+    if m in ("svd", "anneal-factorise"):
+        model = factorise(run.load_model(), run.ds, opts, refined=m == "anneal-factorise", log=log)
+        return model, {}
+    qinn = train_qinn(run, opts, log)
+    if m == "qinn":
+        return qinn, {}
+    model = factorise(qinn, run.ds, opts, refined=True, log=log)
+    return model, prune_gradually(model, run.ds, replace(opts, method="anneal-prune"), log)
+
+
+# ---------------------------------------------------------------- the building steps
+
+def finetune(model, ds: Dataset, opts: CompressOptions, epochs: int, seed: int) -> dict:
+    from tinyqi.train import fit
+
+    return fit(model, ds, epochs=epochs, seed=seed, learning_rate=opts.learning_rate)
+
+
+def prune_gradually(model, ds: Dataset, opts: CompressOptions, log) -> dict[str, np.ndarray]:
+    from tinyqi.train import class_weights
+
+    layers_ = prune.prunable_layers(model)
+    masks = {}
+    for k in range(1, opts.steps + 1):
+        sparsity = opts.target_sparsity * (1 - (1 - k / opts.steps) ** 3)
+        weights = prune.kernels(layers_)
+        if opts.method == "anneal-prune":
+            sal = prune.compute_saliency(model, layers_, ds.x_train, ds.y_train,
+                                         class_weights(ds.y_train, ds.n_classes), opts.saliency_samples,
+                                         seed=opts.seed + k)
+            aopts = prune.AnnealOptions(opts.sweeps, opts.replicas, opts.tempering, "anneal", opts.row_balanced,
+                                        opts.seed + k)
+            masks = prune.anneal_masks(sal, sparsity, aopts)
+        else:
+            scope = "global" if opts.method == "magnitude-global" else "layer"
+            masks = prune.magnitude_masks(weights, sparsity, scope, opts.row_balanced)
+        prune.apply_masks(model, masks)
+        result = finetune(model, ds, opts, opts.finetune_epochs, opts.seed + k)
+        log(f"step {k}/{opts.steps}: sparsity {1 - prune.density(masks):.3f}, "
+            f"val macro-F1 {result['val_macro_f1']:.4f}")
+    prune.clear_constraints(model, masks)
+    if opts.row_balanced:
+        log(f"row balance: {prune.make_int8_visible(model, masks)} kept weights raised to one int8 step")
+    return masks
+
+
+def factorise(model, ds: Dataset, opts: CompressOptions, refined: bool, log):
+    layers_ = [l for l in model.layers if type(l).__name__ in prune.PRUNABLE]
+    mats = {l.name: lowrank.as_matrix(l.kernel.numpy()) for l in layers_}
+    ranks = lowrank.choose_ranks(mats, opts.weight_fraction)
+    factors = {}
+    calib = [x[:CALIBRATION_SAMPLES] for x in ds.x_train]
+    for layer in layers_:
+        if layer.name not in ranks:
+            continue
+        u, v = lowrank.svd_factors(mats[layer.name], ranks[layer.name])
+        if refined:
+            x = _layer_inputs(model, layer, calib)
+            bias = layer.bias.numpy() if layer.use_bias else np.zeros(mats[layer.name].shape[1], np.float32)
+            relu = layer.get_config()["activation"] == "relu"
+            before = lowrank.output_error(x, mats[layer.name], bias, u, v, relu)
+            u, v = lowrank.refine(x, mats[layer.name], bias, u, v, relu)
+            log(f"{layer.name}: rank {ranks[layer.name]}, output error {before:.4f} (SVD) -> "
+                f"{lowrank.output_error(x, mats[layer.name], bias, u, v, relu):.4f} (annealed L-BFGS)")
+        factors[layer.name] = (u, v)
+    new = lowrank.factorise_model(model, factors)
+    result = finetune(new, ds, opts, opts.finetune_epochs * opts.steps, opts.seed)
+    log(f"factorised {sorted(ranks.items())}: val macro-F1 {result['val_macro_f1']:.4f} after fine-tuning")
+    return new
+
+
+def _layer_inputs(model, layer, xs: list[np.ndarray]) -> np.ndarray:
+    import keras
+
+    feed = keras.Model(model.inputs, layer.input)
+    x = np.asarray(feed.predict(xs, batch_size=1024, verbose=0), dtype=np.float64)
+    if type(layer).__name__ == "Conv1D":
+        cfg = layer.get_config()
+        return lowrank.im2col(x, cfg["kernel_size"][0], cfg["strides"][0], cfg["padding"])
+    return x
+
+
+def train_qinn(run: Run, opts: CompressOptions, log):
+    """The QINN hybrid, trained like the run's baseline (same epochs); reused from variants/qinn when present."""
+    import keras
+
+    from tinyqi.models.qinn import build_ecg_qinn
+    from tinyqi.train import fit, set_determinism
+
+    if run.metrics["task"] != "ecg":
+        raise TinyqiError(f"{run.path}: the QINN builder exists for the ecg task only, not {run.metrics['task']}")
+    saved = run.path / "variants" / variant_name(replace(opts, method="qinn", row_balanced=False)) / "model.keras"
+    if opts.method == "combined" and saved.is_file():
+        log(f"reusing the trained QINN model {saved}")
+        return keras.models.load_model(saved, compile=False)
+    set_determinism(opts.seed)
+    model = build_ecg_qinn(run.ds.input_shapes, run.ds.n_classes)
+    epochs = run.metrics["training"]["epochs"]
+    result = fit(model, run.ds, epochs=epochs, seed=opts.seed)
+    log(f"QINN trained {epochs} epochs: val macro-F1 {result['val_macro_f1']:.4f}")
+    return model
+
+
+# ---------------------------------------------------------------- export
+
+def export_variant(model, masks: dict[str, np.ndarray], run: Run, out: Path, opts: CompressOptions, seconds: float,
+                   log) -> dict:
+    ds = run.ds
+    tflite = convert.to_int8_tflite(model, ds.x_train)
+    tm = parse_tflite(tflite)
+    check_masks_survive(tm, model, masks)
+    (out / "model_int8.tflite").write_bytes(tflite)
+    for stale in ("csr.json", "csr.npz"):
+        (out / stale).unlink(missing_ok=True)
+    tables = storage.worthwhile_tables(tm)
+    if tables:
+        csr.write_tables(out / "model_int8.tflite", tables)
+    model.save(out / "model.keras")
+    evaluation = modeldir.evaluate_int8(tflite, ds.x_test, ds.y_test, ds.class_names)
+    modeldir.write_golden(out, tflite, ds.x_test, ds.y_test, ds.n_classes)
+    row = ablation_row(variant_name(opts), evaluation["metrics"], tm, tables, seconds)
+    metrics = {
+        "task": run.metrics["task"], "dataset": run.metrics["dataset"], "variant": row["variant"],
+        "options": asdict(opts), "base_tflite_sha256": run.metrics.get("tflite_sha256"), "int8": evaluation["metrics"], "int8_tflm": evaluation["tflm_metrics"],
+        "int8_tflm_mismatches": evaluation["tflm_mismatches"], "int8_outputs": evaluation["outputs"],
+        **modeldir.model_summary(tflite), "ablation_row": row,
+    }
+    write_json(out / "metrics.json", metrics)
+    log(f"{row['variant']}: macro-F1 {row['macro_f1']:.4f}, {row['weight_bytes']} weight bytes, "
+        f"{row['effective_macs']} effective MACs -> {out}")
+    return row
+
+
+def ablation_row(variant: str, int8_metrics: dict, tm, tables, seconds: float) -> dict:
+    pc = int8_metrics["per_class"]
+    return {
+        "variant": variant,
+        "accuracy": int8_metrics["accuracy"],
+        "macro_f1": int8_metrics["macro_f1"],
+        "se_V": pc["V"]["se"] if "V" in pc else None,
+        "se_S": pc["S"]["se"] if "S" in pc else None,
+        **storage.storage(tm, tables),
+        "compress_seconds": round(seconds, 1),
+    }
+
+
+def check_masks_survive(tm, model, masks: dict[str, np.ndarray]) -> None:
+    """Every pruned Keras weight is exactly 0 in some int8 weight tensor of the .tflite laid out like it."""
+    candidates = [tm.tensor(i).data for i in csr.sparse_weight_tensors(tm)]
+    for name, mask in sorted(masks.items()):
+        layout = mask.T if mask.ndim == 2 else mask.transpose(2, 0, 1)[:, None]  # Dense / Conv1D -> TFLite
+        pruned = ~layout
+        if not any(w.shape == layout.shape and not np.any(w[pruned]) for w in candidates):
+            raise TinyqiError(f"layer '{name}': pruned weights are not all zero in the int8 .tflite; "
+                              "this is a tinyqi bug, please report it")
