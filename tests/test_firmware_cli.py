@@ -70,7 +70,7 @@ def fake_pyocd(tmp_path, monkeypatch):
 
 @pytest.fixture
 def codegen_copies_fixture(monkeypatch):
-    def copy_fixture(model_dir, model_src):
+    def copy_fixture(model_dir, model_src, float_model=False):
         shutil.copytree(FIXTURE_MODEL, model_src, dirs_exist_ok=True)
 
     monkeypatch.setattr(firmware_build, "generate_model_sources", copy_fixture)
@@ -167,7 +167,7 @@ def test_build_prints_the_size_table(run_dir, codegen_copies_fixture, offline_co
 
 def test_flash_variant_without_run_dir():
     line = one_error_line(invoke("flash", "--board", "nrf52840", "--variant", "pruned"))
-    assert line == "error: --variant and --out need RUN_DIR; without it the built-in test model is flashed"
+    assert line == "error: --variant, --out and --float need RUN_DIR; without it the built-in test model is flashed"
 
 
 def test_profile_build_gets_its_own_directory(run_dir, offline_core):

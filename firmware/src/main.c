@@ -5,7 +5,10 @@
  *   TQ_DONE vectors=<N> mismatches=<M> cycles_total=<n>
  *
  * cycles: DWT CYCCNT around tq_model_invoke(), minus the cost of an empty read pair. ok: all int8 outputs equal
- * the golden output (from the TFLM interpreter). mismatches: vectors with ok=0. Format: docs/architecture.md. */
+ * the golden output (from the TFLM interpreter). mismatches: vectors with ok=0. Format: docs/architecture.md.
+ * A float32 model (TQ_MODEL_IO_FLOAT) prints each output as the signed 32-bit integer holding its IEEE-754 bits
+ * (lossless, so the host can compare them with TFLM exactly); ok: every output within TQ_FLOAT_TOLERANCE of the
+ * golden output, because float results legitimately depend on the order of the arithmetic. */
 #include <stdint.h>
 #include <string.h>
 
@@ -18,6 +21,10 @@
 
 #if TQ_MODEL_INPUT_COUNT < 1 || TQ_MODEL_INPUT_COUNT > 4
 #error "the harness feeds 1 to 4 model inputs; extend load_inputs() for more"
+#endif
+
+#if TQ_MODEL_IO_FLOAT
+#define TQ_FLOAT_TOLERANCE 1e-4f /* absolute, as tinyqi.verify.FLOAT_TOLERANCE */
 #endif
 
 static char line_buffer[256];
@@ -38,15 +45,15 @@ void tq_profile_layer_end(int layer) {
 #endif
 
 static void load_inputs(int v) {
-    memcpy(tq_model_input(0), tq_golden_input0[v], TQ_MODEL_INPUT0_SIZE);
+    memcpy(tq_model_input(0), tq_golden_input0[v], TQ_MODEL_INPUT0_SIZE * sizeof(tq_model_io_t));
 #if TQ_MODEL_INPUT_COUNT > 1
-    memcpy(tq_model_input(1), tq_golden_input1[v], TQ_MODEL_INPUT1_SIZE);
+    memcpy(tq_model_input(1), tq_golden_input1[v], TQ_MODEL_INPUT1_SIZE * sizeof(tq_model_io_t));
 #endif
 #if TQ_MODEL_INPUT_COUNT > 2
-    memcpy(tq_model_input(2), tq_golden_input2[v], TQ_MODEL_INPUT2_SIZE);
+    memcpy(tq_model_input(2), tq_golden_input2[v], TQ_MODEL_INPUT2_SIZE * sizeof(tq_model_io_t));
 #endif
 #if TQ_MODEL_INPUT_COUNT > 3
-    memcpy(tq_model_input(3), tq_golden_input3[v], TQ_MODEL_INPUT3_SIZE);
+    memcpy(tq_model_input(3), tq_golden_input3[v], TQ_MODEL_INPUT3_SIZE * sizeof(tq_model_io_t));
 #endif
 }
 
@@ -67,7 +74,7 @@ static uint32_t timed_invoke(void) {
 }
 
 /* First index of the largest output, as numpy.argmax. */
-static int argmax(const int8_t *values, int count) {
+static int argmax(const tq_model_io_t *values, int count) {
     int best = 0;
     for (int i = 1; i < count; ++i) {
         if (values[i] > values[best]) {
@@ -77,7 +84,32 @@ static int argmax(const int8_t *values, int count) {
     return best;
 }
 
-static void report_inference(int v, const int8_t *output, uint32_t cycles, int ok) {
+/* The text of one output value: the int8 value, or the bits of a float32 value as a signed integer. */
+static int32_t output_text_value(tq_model_io_t value) {
+#if TQ_MODEL_IO_FLOAT
+    int32_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    return bits;
+#else
+    return value;
+#endif
+}
+
+static int output_matches(const tq_model_io_t *output, const tq_model_io_t *golden) {
+#if TQ_MODEL_IO_FLOAT
+    for (int i = 0; i < TQ_MODEL_OUTPUT_SIZE; ++i) {
+        float difference = output[i] - golden[i];
+        if (!(difference <= TQ_FLOAT_TOLERANCE && difference >= -TQ_FLOAT_TOLERANCE)) {
+            return 0;
+        }
+    }
+    return 1;
+#else
+    return memcmp(output, golden, TQ_MODEL_OUTPUT_SIZE) == 0;
+#endif
+}
+
+static void report_inference(int v, const tq_model_io_t *output, uint32_t cycles, int ok) {
     tq_text text;
     tq_text_init(&text, line_buffer, sizeof line_buffer);
     tq_text_str(&text, "TQ v=");
@@ -89,7 +121,7 @@ static void report_inference(int v, const int8_t *output, uint32_t cycles, int o
         if (i > 0) {
             tq_text_str(&text, ",");
         }
-        tq_text_i32(&text, output[i]);
+        tq_text_i32(&text, output_text_value(output[i]));
     }
     tq_text_str(&text, " cycles=");
     tq_text_u64(&text, cycles);
@@ -137,8 +169,8 @@ int main(void) {
     for (int v = 0; v < TQ_GOLDEN_COUNT; ++v) {
         load_inputs(v);
         uint32_t cycles = timed_invoke();
-        const int8_t *output = tq_model_output();
-        int ok = memcmp(output, tq_golden_output[v], TQ_MODEL_OUTPUT_SIZE) == 0;
+        const tq_model_io_t *output = tq_model_output();
+        int ok = output_matches(output, tq_golden_output[v]);
         mismatches += ok ? 0u : 1u;
         cycles_total += cycles;
         report_inference(v, output, cycles, ok);

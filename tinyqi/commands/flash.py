@@ -12,10 +12,11 @@ import click
 @click.option("--board", required=True, help="Board profile: nrf52840 or stm32l4r5.")
 @click.option("--variant", default=None, help="Flash RUN_DIR/variants/NAME instead of RUN_DIR.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
-              help="Build directory (default: <model dir>/firmware/<board>[-profile]).")
+              help="Build directory (default: <model dir>/firmware/<board>[-float][-profile]).")
 @click.option("--profile", is_flag=True, help="Build with -DTQ_PROFILE (per-layer cycles for vector 0).")
+@click.option("--float", "float_model", is_flag=True, help="Flash RUN_DIR's float32 model (the FPU baseline).")
 @click.option("--dry-run", is_flag=True, help="Print the exact commands instead of running them.")
-def command(run_dir, board, variant, out_dir, profile, dry_run):
+def command(run_dir, board, variant, out_dir, profile, float_model, dry_run):
     """Build and upload the harness for RUN_DIR's model (without RUN_DIR: the built-in test model)."""
     from tinyqi.errors import TinyqiError
     from tinyqi.firmware.boards import get_board
@@ -23,12 +24,12 @@ def command(run_dir, board, variant, out_dir, profile, dry_run):
     from tinyqi.firmware.flash import flash, plan_flash
 
     profile_board = get_board(board)
-    if run_dir is None and (variant is not None or out_dir is not None):
-        raise TinyqiError("--variant and --out need RUN_DIR; without it the built-in test model is flashed")
+    if run_dir is None and (variant is not None or out_dir is not None or float_model):
+        raise TinyqiError("--variant, --out and --float need RUN_DIR; without it the built-in test model is flashed")
     model_dir = model_directory(run_dir, variant) if run_dir is not None else None
     if model_dir is not None:
-        out_dir = out_dir or default_out_dir(model_dir, profile_board, profile)
-    plan = plan_flash(profile_board, model_dir, out_dir, None, profile)
+        out_dir = out_dir or default_out_dir(model_dir, profile_board, profile, float_model)
+    plan = plan_flash(profile_board, model_dir, out_dir, None, profile, float_model)
     if dry_run:
         click.echo("\n".join(plan.describe()))
         return

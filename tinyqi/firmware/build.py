@@ -1,6 +1,7 @@
 """Firmware build: a model directory -> generated C -> the harness built offline by PlatformIO -> ELF size report.
 
-Layout of a build (`out_dir`, by default <model dir>/firmware/<board>/, or <board>-profile/ with -DTQ_PROFILE):
+Layout of a build (`out_dir`, by default <model dir>/firmware/<board>[-float][-profile]/: -float for the float32
+model, the FPU baseline; -profile with -DTQ_PROFILE):
   model_src/   model_data.c/.h and golden_data.c/.h from tinyqi.codegen
   pio/         PlatformIO build directory; the ELF is pio/<board>/firmware.elf (and firmware.map next to it)
   size.json    SizeReport of the ELF
@@ -26,6 +27,7 @@ from tinyqi.firmware.size_report import SizeReport, analyse_elf
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_FILE = REPO_ROOT / "platformio.ini"
 MODEL_FILE = "model_int8.tflite"
+FLOAT_MODEL_FILE = "model_float.tflite"
 GOLDEN_FILE = "golden.npz"
 PROFILE_FLAG = "-DTQ_PROFILE"
 
@@ -134,22 +136,26 @@ def model_directory(run_dir: Path, variant: str | None) -> Path:
     return model_dir
 
 
-def default_out_dir(model_dir: Path, board: BoardProfile, profile: bool = False) -> Path:
-    """<model dir>/firmware/<board>[-profile]: a profiling build never overwrites the plain one."""
-    return model_dir / "firmware" / (f"{board.name}-profile" if profile else board.name)
+def default_out_dir(model_dir: Path, board: BoardProfile, profile: bool = False, float_model: bool = False) -> Path:
+    """<model dir>/firmware/<board>[-float][-profile]: no kind of build overwrites another."""
+    return model_dir / "firmware" / (board.name + ("-float" if float_model else "") + ("-profile" if profile else ""))
 
 
 def as_board(board: str | BoardProfile) -> BoardProfile:
     return get_board(board) if isinstance(board, str) else board
 
 
-def generate_model_sources(model_dir: Path, model_src: Path) -> None:
+def generate_model_sources(model_dir: Path, model_src: Path, float_model: bool = False) -> None:
+    """The int8 model with its CSR tables, or (float_model) the float32 model with TFLM's float golden outputs."""
     from tinyqi.codegen import generate  # imported here: codegen loads the .tflite stack
 
     if not (model_dir / GOLDEN_FILE).is_file():
         raise TinyqiError(f"{model_dir}: no {GOLDEN_FILE}; the harness checks the model against golden vectors, "
                           "which `tinyqi train` (run directory) and `tinyqi compress` (variants) write")
-    generate(model_dir, model_src, use_csr=True)
+    if float_model and not (model_dir / FLOAT_MODEL_FILE).is_file():
+        raise TinyqiError(f"{model_dir}: no {FLOAT_MODEL_FILE}; the float32 build needs the float model that "
+                          "`tinyqi train` writes into the run directory (variants have none)")
+    generate(model_dir, model_src, use_csr=True, float_model=float_model)
 
 
 def compile_firmware(model_src: Path, board: str | BoardProfile, out_dir: Path, core_dir: Path | None = None,
@@ -167,9 +173,10 @@ def compile_firmware(model_src: Path, board: str | BoardProfile, out_dir: Path, 
 
 
 def build(model_dir: Path, board: str | BoardProfile, out_dir: Path, core_dir: Path | None = None,
-          profile: bool = False) -> BuildResult:
-    """codegen for `model_dir`, then the firmware for `board` in `out_dir`."""
+          profile: bool = False, float_model: bool = False) -> BuildResult:
+    """codegen for `model_dir` (its int8 model, or with float_model its float32 model), then the firmware for
+    `board` in `out_dir`."""
     board = as_board(board)
     layout = FirmwareLayout(out_dir.resolve(), board.name)
-    generate_model_sources(model_dir, layout.model_src)
+    generate_model_sources(model_dir, layout.model_src, float_model)
     return compile_firmware(layout.model_src, board, out_dir, core_dir, profile)

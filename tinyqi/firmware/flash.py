@@ -30,13 +30,15 @@ class FlashPlan:
     layout: FirmwareLayout | None
     core_dir: Path
     upload: PioCommand
+    float_model: bool = False  # the float32 model (FPU baseline) instead of the int8 one
 
     def describe(self) -> list[str]:
         """The exact steps, as lines a user can read or paste into a shell."""
         lines = []
         if self.model_dir is not None:
+            model = ", float_model=True" if self.float_model else ""
             lines.append(f"# generate C: tinyqi.codegen.generate('{self.model_dir}', '{self.layout.model_src}', "
-                         "use_csr=True)")
+                         f"use_csr=True{model})")
         lines.append("# build and upload through PlatformIO's upload target:")
         lines.append(self.upload.shell())
         lines.append(f"# the upload target runs: {sys.executable} -m pyocd " + " ".join(pyocd_flash_args(self)))
@@ -50,14 +52,14 @@ def pyocd_flash_args(plan: FlashPlan) -> list[str]:
 
 
 def plan_flash(board: BoardProfile, model_dir: Path | None, out_dir: Path | None, core_dir: Path | None,
-               profile: bool) -> FlashPlan:
+               profile: bool, float_model: bool = False) -> FlashPlan:
     check_project()
     core = core_dir or default_core_dir()
     if model_dir is None:
         return FlashPlan(board, None, None, core, pio_run_command(board, core, None, None, profile, ("upload",)))
     layout = FirmwareLayout(out_dir.resolve(), board.name)
     upload = pio_run_command(board, core, layout.model_src, layout.build_dir, profile, ("upload",))
-    return FlashPlan(board, model_dir, layout, core, upload)
+    return FlashPlan(board, model_dir, layout, core, upload, float_model)
 
 
 def require_pyocd(board: BoardProfile) -> None:
@@ -88,5 +90,5 @@ def flash(plan: FlashPlan) -> None:
     require_probe(plan.board)
     prepare_core(plan.core_dir)
     if plan.model_dir is not None:
-        generate_model_sources(plan.model_dir, plan.layout.model_src)
+        generate_model_sources(plan.model_dir, plan.layout.model_src, plan.float_model)
     plan.upload.run(plan.layout.log if plan.layout else REPO_ROOT / ".pio" / "tinyqi-flash.log")

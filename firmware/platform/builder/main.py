@@ -86,7 +86,7 @@ def configure_flags():
             "-Wl,--no-warn-rwx-segments",
             "-Wl,-Map=" + os.path.join(env.subst("$BUILD_DIR"), "firmware.map"),
         ],
-        LIBS=["c", "gcc"],
+        LIBS=["m", "c", "gcc"],  # libm: the float32 kernels call expf
     )
 
 
