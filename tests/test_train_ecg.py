@@ -40,6 +40,21 @@ def test_run_directory_contract(two_runs):
     assert m["tflite_bytes"] == (out / "model_int8.tflite").stat().st_size
 
 
+def test_int8_metrics_come_from_the_generated_c_and_match_tflm(two_runs):
+    from tinyqi import convert
+    from tinyqi.evaluate import classification_metrics
+    from tinyqi.modeldir import load_testset
+
+    out = two_runs[0][0]
+    m = json.loads((out / "metrics.json").read_text())
+    assert "generated C" in m["int8_evaluation"] and m["int8_tflm_mismatches"] == 0
+    xs, y, names = load_testset(out)
+    tflite = (out / "model_int8.tflite").read_bytes()
+    tflm = convert.run_tflm(tflite, convert.quantize_inputs(load_tflite(out / "model_int8.tflite"), xs))
+    assert classification_metrics(y, np.argmax(tflm, 1), names)["macro_f1"] == m["int8"]["macro_f1"]
+    assert {"mismatches_vs_tflm", "argmax_mismatches_vs_tflm", "accuracy"} <= set(m["int8_litert_ref"])
+
+
 def test_int8_model_is_static_batch1_int8_io_without_sparsity(two_runs):
     model = load_tflite(two_runs[0][0] / "model_int8.tflite")
     for i in model.inputs + model.outputs:

@@ -58,7 +58,7 @@ def test_sanitizers_catch_an_out_of_bounds_read(run_dir, tmp_path):
     """A generated model that reads past the arena must be reported, not pass silently."""
     from tinyqi import convert
     from tinyqi.codegen import build_program, write_model
-    from tinyqi.verify import HostBuild, run_host
+    from tinyqi.hostc import HostBuild, run_host
 
     program, provenance = build_program(run_dir)
     write_model(program, provenance, tmp_path)

@@ -93,7 +93,7 @@ def seed_summary(rows: list[dict], seeds) -> dict:
 def markdown(result: dict) -> str:
     ds = result["dataset"]
     lines = [
-        "# Compression ablation (all figures from the int8 model, LiteRT reference kernels)",
+        "# Compression ablation (all figures from the int8 model: generated C, bit-exact with TFLM)",
         "",
         f"Run `{result['run']}`; test set: {ds['name']} {ds['split']}, {ds.get('test_count', '?')} samples"
         + (" — BUNDLED SAMPLE, smoke test only" if ds.get("sample") else "") + ".",

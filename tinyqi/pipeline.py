@@ -66,9 +66,9 @@ def train_task(opts: TrainOptions, ui) -> dict:
         int8 = convert.to_int8_tflite(model, ds.x_train)
         (out / "model_int8.tflite").write_bytes(int8)
         (out / "model_float.tflite").write_bytes(convert.to_float_tflite(model))
-    with ui.stage(f"evaluating float and int8 (LiteRT reference + TFLM) on {len(ds.y_test)} test samples"):
+    with ui.stage(f"evaluating float and int8 (generated C vs TFLM and LiteRT) on {len(ds.y_test)} test samples"):
         float_metrics = classification_metrics(ds.y_test, predict_labels(model, ds.x_test), ds.class_names)
-        int8_eval = modeldir.evaluate_int8(int8, ds.x_test, ds.y_test, ds.class_names)
+        int8_eval = modeldir.evaluate_int8(out, ds.x_test, ds.y_test, ds.class_names)
         modeldir.write_testset(out, ds)
         modeldir.write_golden(out, int8, ds.x_test, ds.y_test, ds.n_classes)
     metrics = _metrics(task, opts, ds, float_metrics, int8_eval, int8, training)
@@ -88,9 +88,9 @@ def _metrics(task, opts, ds, float_metrics, int8_eval, int8: bytes, training) ->
         "dataset": dataset,
         "float": float_metrics,
         "int8": int8_eval["metrics"],
-        "int8_tflm": int8_eval["tflm_metrics"],
+        "int8_evaluation": modeldir.INT8_EVALUATION,
         "int8_tflm_mismatches": int8_eval["tflm_mismatches"],
-        "int8_tflm_argmax_mismatches": int8_eval["tflm_argmax_mismatches"],
+        "int8_litert_ref": int8_eval["litert_ref"],
         "int8_outputs": int8_eval["outputs"],
         "tflite_bytes": summary["tflite_bytes"],
         "tflite_sha256": hashlib.sha256(int8).hexdigest(),

@@ -40,7 +40,7 @@ def command(task, out, quick, seed, epochs, data_dir, sample, split):
              [[c, pc["support"], f"{m['float']['per_class'][c]['se']:.3f}", f"{m['float']['per_class'][c]['ppv']:.3f}",
                f"{pc['se']:.3f}", f"{pc['ppv']:.3f}"] for c, pc in m["int8"]["per_class"].items()])
     ui.out.print(f"int8 .tflite {m['tflite_bytes']} bytes, {m['params']} parameters, {m['macs']} MACs; "
-                 f"TFLM mismatching int8 outputs: {m['int8_tflm_mismatches']}/{m['int8_outputs']}")
+                 f"int8 from the generated C; outputs differing from TFLM: {m['int8_tflm_mismatches']}/{m['int8_outputs']}")
     ui.out.print(f"run directory: {opts.out}")
     if ds["sample"]:
         ui.warn("these figures come from the bundled SAMPLE, not the full dataset")

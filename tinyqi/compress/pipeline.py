@@ -244,13 +244,14 @@ def export_variant(model, masks: dict[str, np.ndarray], run: Run, out: Path, opt
     if tables:
         csr.write_tables(out / "model_int8.tflite", tables)
     model.save(out / "model.keras")
-    evaluation = modeldir.evaluate_int8(tflite, ds.x_test, ds.y_test, ds.class_names)
+    evaluation = modeldir.evaluate_int8(out, ds.x_test, ds.y_test, ds.class_names)
     modeldir.write_golden(out, tflite, ds.x_test, ds.y_test, ds.n_classes)
     row = ablation_row(variant_name(opts), evaluation["metrics"], tm, tables, seconds)
     metrics = {
         "task": run.metrics["task"], "dataset": run.metrics["dataset"], "variant": row["variant"],
-        "options": asdict(opts), "base_tflite_sha256": run.metrics.get("tflite_sha256"), "int8": evaluation["metrics"], "int8_tflm": evaluation["tflm_metrics"],
-        "int8_tflm_mismatches": evaluation["tflm_mismatches"], "int8_outputs": evaluation["outputs"],
+        "options": asdict(opts), "base_tflite_sha256": run.metrics.get("tflite_sha256"), "int8": evaluation["metrics"],
+        "int8_evaluation": modeldir.INT8_EVALUATION, "int8_tflm_mismatches": evaluation["tflm_mismatches"],
+        "int8_litert_ref": evaluation["litert_ref"], "int8_outputs": evaluation["outputs"],
         **modeldir.model_summary(tflite), "ablation_row": row,
     }
     write_json(out / "metrics.json", metrics)
