@@ -146,6 +146,17 @@ def test_flash_without_a_probe(run_dir, fake_pyocd, monkeypatch):
     assert [json.loads(call) for call in fake_pyocd.read_text().splitlines()] == [["list"]]  # nothing built
 
 
+@pytest.mark.skipif(firmware_flash.importlib.util.find_spec("pyocd") is None, reason="pyocd not installed")
+def test_flash_with_the_real_pyocd_and_no_probe(run_dir):
+    """The pinned pyOCD itself, on a machine without a probe (CI): the same one line, before anything is built."""
+    from pyocd.probe.aggregator import DebugProbeAggregator
+
+    if DebugProbeAggregator.get_all_connected_probes():
+        pytest.skip("a debug probe is connected")
+    line = one_error_line(invoke("flash", "--board", "nrf52840", str(run_dir)))
+    assert line.startswith("error: flash --board nrf52840: pyocd finds no debug probe")
+
+
 @needs_gcc
 def test_flash_builds_and_uploads_through_platformio(run_dir, fake_pyocd, codegen_copies_fixture, offline_core):
     result = invoke("flash", "--board", "nrf52840", str(run_dir))
