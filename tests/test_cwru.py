@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import scipy.io
 
+from conftest import assert_one_line_error, run_cli
 from tinyqi.data import cwru
 from tinyqi.errors import TinyqiError
 
@@ -74,10 +75,10 @@ def test_no_fault_recording_on_both_sides(split, test_load):
 def test_window_counts_per_file(real):
     counts = real.info["windows_per_file"]
     # 97.mat: 243938 samples at 48 kHz -> 60985 at 12 kHz; test = last 15246, train side 45739 -> val tail 4573,
-    # train 41166: (41166 - 1024) // 512 + 1 = 79 train, 4573 // 1024 = 4 val, 15246 // 1024 = 14 test windows.
-    assert counts["97.mat"] == {"train": 79, "val": 4, "test": 14}
-    # 105.mat (0 HP, train side): 121265 -> val 12126 (11 windows), train 109139 -> 212 windows.
-    assert counts["105.mat"] == {"train": 212, "val": 11, "test": 0}
+    # train 41166: (41166 - 1024) // 256 + 1 = 157 train, 4573 // 1024 = 4 val, 15246 // 1024 = 14 test windows.
+    assert counts["97.mat"] == {"train": 157, "val": 4, "test": 14}
+    # 105.mat (0 HP, train side): 121265 -> val 12126 (11 windows), train 109139 -> (109139 - 1024) // 256 + 1 = 423.
+    assert counts["105.mat"] == {"train": 423, "val": 11, "test": 0}
     # 108.mat and 121.mat (3 HP, test side): whole recording in non-overlapping windows.
     assert counts["108.mat"] == {"train": 0, "val": 0, "test": DE_SAMPLES[108] // 1024}
     assert counts["121.mat"] == {"train": 0, "val": 0, "test": DE_SAMPLES[121] // 1024}
@@ -149,7 +150,7 @@ def test_sample_loads_through_the_same_split(sample):
     for y in (sample.y_train, sample.y_val, sample.y_test):
         assert np.all(np.bincount(y, minlength=10) > 0)
     counts = sample.info["windows_per_file"]
-    assert counts["97.mat"] == {"train": 79, "val": 4, "test": 14}  # 97.mat is bundled whole
+    assert counts["97.mat"] == {"train": 157, "val": 4, "test": 14}  # 97.mat is bundled whole
     assert counts["108.mat"] == {"train": 0, "val": 0, "test": 24000 // 1024}  # first 2 s of a 3 HP file
     assert np.abs(sample.x_train[0]).max() <= 1.0
 
@@ -187,6 +188,7 @@ def test_synthetic_files_load(synthetic_root):
     data = cwru.load_vibration_dataset(synthetic_root, split="lolo:1", labels="4")
     assert data.n_classes == 4 and data.info["windows_per_file"]["106.mat"]["train"] == 0
     assert data.info["windows_per_file"]["106.mat"]["test"] == 36000 // 1024
+    assert data.info["source"] == str(synthetic_root / "cwru")  # where `tinyqi compress` reloads the run's data
 
 
 def test_file_without_drive_end_channel(synthetic_root):
@@ -199,6 +201,16 @@ def test_window_longer_than_recording(synthetic_root):
     _write_mat(synthetic_root, "105.mat", {"X105_DE_time": np.zeros((500, 1))})
     with pytest.raises(TinyqiError, match=r"105\.mat: window of 1024 samples is longer than the recording \(500 "):
         cwru.load_vibration_dataset(synthetic_root)
+
+
+@pytest.mark.parametrize("variables,needle", [
+    ({"X105_FE_time": np.zeros((30000, 1))}, "105.mat: no drive-end channel X105_DE_time (variables: X105_FE_time)"),
+    ({"X105_DE_time": np.zeros((500, 1))}, "105.mat: window of 1024 samples is longer than the recording (500 "),
+])
+def test_bad_recording_is_one_line_from_the_cli(synthetic_root, variables, needle):
+    _write_mat(synthetic_root, "105.mat", variables)
+    assert_one_line_error(run_cli("train", "vibration", "--data-dir", str(synthetic_root), "--out",
+                                  str(synthetic_root / "run")), needle)
 
 
 def test_window_longer_than_a_segment(synthetic_root):

@@ -15,6 +15,7 @@ class Task:
     dataset: str  # the store name of its data (data fetch, TINYQI_DATA/<dataset>)
     load: Callable  # (data_dir, sample=bool, split=str) -> Dataset
     build_model: Callable  # (input_shapes, n_classes) -> keras.Model
+    build_qinn: Callable  # the hybrid QINN model (`tinyqi compress --method qinn/combined`), same signature
     epochs: int
     quick_epochs: int
     default_split: str
@@ -22,21 +23,28 @@ class Task:
     batch_size: int = 256
 
 
+def _build_ecg_qinn(input_shapes, n_classes: int):
+    from tinyqi.models.qinn import build_ecg_qinn  # imports Keras: only when a model is built
+
+    return build_ecg_qinn(input_shapes, n_classes)
+
+
 def _ecg() -> Task:
     from tinyqi.data.ecg import load_ecg_dataset
     from tinyqi.models.ecg import build_ecg_cnn
 
-    return Task("ecg", "mitdb", load_ecg_dataset, build_ecg_cnn, epochs=30, quick_epochs=4,
+    return Task("ecg", "mitdb", load_ecg_dataset, build_ecg_cnn, _build_ecg_qinn, epochs=30, quick_epochs=4,
                 default_split="inter-patient",
                 sample_kind="12 six-minute MIT-BIH excerpts (6 DS1 records train, 6 DS2 records test)")
 
 
 def _vibration() -> Task:
     from tinyqi.data.cwru import load_vibration_dataset
-    from tinyqi.models.vibration import build_vibration_cnn
+    from tinyqi.models.vibration import build_vibration_qinn
 
-    return Task("vibration", "cwru", load_vibration_dataset, build_vibration_cnn, epochs=30, quick_epochs=8,
-                default_split="load3",
+    # The QINN hybrid is the vibration model itself (it closes the baseline's float -> int8 gap, models/vibration.py).
+    return Task("vibration", "cwru", load_vibration_dataset, build_vibration_qinn, build_vibration_qinn, epochs=30,
+                quick_epochs=8, default_split="load3",
                 sample_kind="all of 97.mat and the first 2 s of every 12 kHz drive-end fault recording",
                 batch_size=32)
 

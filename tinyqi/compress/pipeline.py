@@ -5,7 +5,7 @@ Methods (each ends with masked / plain fine-tuning on the training split and a f
   anneal-prune                       gradual pruning with the annealed QUBO mask search (prune.anneal_masks)
   svd                                per-layer-rank truncated SVD (lowrank.choose_ranks + svd_factors)
   anneal-factorise                   the same ranks, factors refined by annealed L-BFGS on layer outputs
-  qinn                               the hybrid QINN model (models.qinn.build_ecg_qinn) trained from scratch
+  qinn                               the task's hybrid QINN model (Task.build_qinn) trained from scratch
   combined                           qinn -> anneal-factorise -> anneal-prune
   finetune                           control, no compression: the baseline trained as many extra epochs as combined
                                      gets (2 * steps * finetune_epochs), to separate compression from extra training
@@ -212,19 +212,18 @@ def train_qinn(run: Run, opts: CompressOptions, log):
     """The QINN hybrid, trained like the run's baseline (same epochs); reused from variants/qinn when present."""
     import keras
 
-    from tinyqi.models.qinn import build_ecg_qinn
+    from tinyqi.tasks import get_task
     from tinyqi.train import fit, set_determinism
 
-    if run.metrics["task"] != "ecg":
-        raise TinyqiError(f"{run.path}: the QINN builder exists for the ecg task only, not {run.metrics['task']}")
+    task = get_task(run.metrics["task"])
     saved = run.path / "variants" / variant_name(replace(opts, method="qinn", row_balanced=False)) / "model.keras"
     if opts.method == "combined" and saved.is_file():
         log(f"reusing the trained QINN model {saved}")
         return keras.models.load_model(saved, compile=False)
     set_determinism(opts.seed)
-    model = build_ecg_qinn(run.ds.input_shapes, run.ds.n_classes)
+    model = task.build_qinn(run.ds.input_shapes, run.ds.n_classes)
     epochs = run.metrics["training"]["epochs"]
-    result = fit(model, run.ds, epochs=epochs, seed=opts.seed)
+    result = fit(model, run.ds, epochs=epochs, seed=opts.seed, batch_size=task.batch_size)
     log(f"QINN trained {epochs} epochs: val macro-F1 {result['val_macro_f1']:.4f}")
     return model
 

@@ -110,8 +110,10 @@ class Segment:
 
 
 def train_stride(window: int) -> int:
-    """Training windows overlap by half (more views of each recording); validation and test never overlap."""
-    return window // 2
+    """Training windows overlap by three quarters: every impact is seen at four phases of the window, which lifted the
+    held-out load over half overlap (load3, QINN, seed 0, int8 accuracy 0.989 -> 0.993; docs/vibration.md).
+    Validation and test windows never overlap."""
+    return window // 4
 
 
 # ---------------------------------------------------------------- reading
@@ -258,6 +260,7 @@ def load_vibration_dataset(data_dir=None, *, sample: bool = False, split: str = 
         "split_description": describe_split(split),
         "labels": labels,
         "sample": sample,
+        "source": str(SAMPLE_PATH if sample else store.dataset_dir(NAME, data_dir)),
         "train_count": len(y_train),
         "val_count": len(y_val),
         "test_count": len(y_test),
