@@ -87,3 +87,16 @@ def test_qinn_and_baseline_share_the_conv_front_end():
     head = {l.name: l.count_params() for l in qinn.layers[7:]}
     # entangled head: 24 features -> rank-6 basis (no bias) -> 24 mixed outputs, one phase each, 10-way classifier
     assert head == {"fc_basis": 24 * 6, "fc_mix": 6 * 24 + 24, "interference": 24, "classifier": 24 * 10 + 10}
+
+
+def test_four_class_label_set_from_the_cli(tmp_path):
+    out = tmp_path / "run4"
+    result = run_cli("train", "vibration", "--sample", "--epochs", "1", "--labels", "4", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["dataset"]["labels"] == "4" and set(m["int8"]["per_class"]) == {"normal", "IR", "B", "OR"}
+    assert m["int8_tflm_mismatches"] == 0
+
+
+def test_labels_on_a_task_with_one_label_set_is_one_clear_error(tmp_path):
+    assert_one_line_error(run_cli("train", "ecg", "--labels", "4", "--out", str(tmp_path)), "--labels 4")

@@ -21,6 +21,16 @@ class Task:
     default_split: str
     sample_kind: str  # what the bundled sample is, for the loud notice
     batch_size: int = 256
+    label_sets: tuple[str, ...] = ()  # choices of `--labels` (the loader's `labels=`); empty: one fixed set
+
+    def load_options(self, labels: str | None) -> dict:
+        """Keyword arguments for `load` beyond data_dir/sample/split."""
+        if labels is None:
+            return {}
+        if labels not in self.label_sets:
+            choices = ", ".join(self.label_sets) or "none: it has one fixed label set"
+            raise TinyqiError(f"--labels {labels}: not a label set of the {self.name} task ({choices})")
+        return {"labels": labels}
 
 
 def _build_ecg_qinn(input_shapes, n_classes: int):
@@ -46,7 +56,7 @@ def _vibration() -> Task:
     return Task("vibration", "cwru", load_vibration_dataset, build_vibration_qinn, build_vibration_qinn, epochs=30,
                 quick_epochs=8, default_split="load3",
                 sample_kind="all of 97.mat and the first 2 s of every 12 kHz drive-end fault recording",
-                batch_size=32)
+                batch_size=32, label_sets=("10", "4"))
 
 
 TASKS = {"ecg": _ecg, "vibration": _vibration}

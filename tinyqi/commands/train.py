@@ -20,8 +20,10 @@ from tinyqi.tasks import TASKS
               "~/.cache/tinyqi/data).")
 @click.option("--sample/--full", "sample", default=None,
               help="Force the bundled sample / the full data (default: full when present, else the sample).")
-@click.option("--split", default=None, help="Train/test split (ecg: inter-patient [default] or intra-patient).")
-def command(task, out, quick, seed, epochs, data_dir, sample, split):
+@click.option("--split", default=None, help="Train/test split (ecg: inter-patient [default] or intra-patient; "
+              "vibration: load3 [default] or lolo:<hp>).")
+@click.option("--labels", default=None, help="Label set (vibration: 10 [default] or 4 classes).")
+def command(task, out, quick, seed, epochs, data_dir, sample, split, labels):
     f"""Train TASK ({', '.join(sorted(TASKS))}) end to end."""
     from tinyqi.pipeline import TrainOptions, train_task
     from tinyqi.tasks import get_task
@@ -29,7 +31,7 @@ def command(task, out, quick, seed, epochs, data_dir, sample, split):
 
     get_task(task)  # unknown task: one line before any heavy import
     ui = Ui()
-    opts = TrainOptions(task, out or Path("runs") / task, seed, quick, epochs, data_dir, sample, split)
+    opts = TrainOptions(task, out or Path("runs") / task, seed, quick, epochs, data_dir, sample, split, labels)
     m = train_task(opts, ui)
     ds = m["dataset"]
     title = f"{task}: {ds['split']} test set, {ds['test_count']} samples" + (" — BUNDLED SAMPLE" if ds["sample"] else "")

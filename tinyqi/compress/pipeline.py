@@ -81,7 +81,8 @@ def load_run(run_dir: str | Path, data_dir: str | None = None) -> Run:
     info = metrics["dataset"]
     if data_dir is None and not info["sample"]:
         data_dir = str(Path(info["source"]).parent)  # the data the run was trained on
-    ds = get_task(metrics["task"]).load(data_dir, sample=info["sample"], split=info["split"])
+    task = get_task(metrics["task"])
+    ds = task.load(data_dir, sample=info["sample"], split=info["split"], **task.load_options(info.get("labels")))
     return Run(run_dir, metrics, ds)
 
 
