@@ -6,8 +6,9 @@
  *   1. a left shift for multipliers >= 1,
  *   2. SaturatingRoundingDoublingHighMul: (x * m) / 2^31, rounded to nearest, ties away from zero,
  *   3. RoundingDivideByPOT: a right shift rounded to nearest, ties away from zero.
- * Every kernel of this runtime calls tq_requantize(); nothing else rounds. The multiplier and shift come from
- * tinyqi.codegen (Python port of TFLM's QuantizeMultiplier), so the device does no floating point at all.
+ * Every kernel of this runtime calls tq_requantize() or its per-channel form tq_requantize_split(); nothing else
+ * rounds. The multiplier and shift come from tinyqi.codegen (Python port of TFLM's QuantizeMultiplier), so the
+ * device does no floating point at all.
  */
 #ifndef TQ_REQUANTIZE_H
 #define TQ_REQUANTIZE_H
@@ -27,31 +28,63 @@ static inline int32_t tq_saturating_rounding_doubling_high_mul(int32_t a, int32_
     return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
 }
 
-/* x / 2^exponent rounded to nearest, ties away from zero (0 <= exponent <= 31). */
+/* x / 2^exponent rounded to nearest, ties away from zero (0 <= exponent <= 31). The threshold is half the divisor,
+ * one more for a negative x: (mask >> 1) - (x >> 31), without a branch. */
 static inline int32_t tq_rounding_divide_by_pot(int32_t x, int32_t exponent)
 {
     const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
     const int32_t remainder = x & mask;
-    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    const int32_t threshold = (mask >> 1) - (x >> 31);
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
-/* x * multiplier * 2^(shift - 31): TFLM's MultiplyByQuantizedMultiplier. The multiplier is never negative
- * (codegen's quantize_multiplier gives 0 or [2^30, 2^31)), so the INT32_MIN * INT32_MIN saturation of
- * tq_saturating_rounding_doubling_high_mul cannot occur and its test is left out of this hot path. */
-static inline int32_t tq_requantize(int32_t x, int32_t multiplier, int32_t shift)
+/* A multiplier's shift split once into its two parts, so a kernel that rescales a whole output channel with one
+ * multiplier decides the direction per channel rather than per value. */
+typedef struct {
+    int32_t multiplier;
+    int32_t left_shift;  /* applied to x before the multiply (shift > 0) */
+    int32_t right_shift; /* rounding shift after it (shift <= 0) */
+} tq_requant_t;
+
+static inline tq_requant_t tq_requant_split(int32_t multiplier, int32_t shift)
 {
-    const int32_t left_shift = shift > 0 ? shift : 0;
-    const int32_t right_shift = shift > 0 ? 0 : -shift;
-    /* The reference multiplies by (1 << left_shift) in int32; wrap the same way without signed overflow. */
-    const int32_t shifted = (int32_t)((uint32_t)x << left_shift);
-    const int32_t high = (int32_t)(((int64_t)shifted * (int64_t)multiplier + ((int64_t)1 << 30)) >> 31);
-    return tq_rounding_divide_by_pot(high, right_shift);
+    const tq_requant_t r = {multiplier, shift > 0 ? shift : 0, shift > 0 ? 0 : -shift};
+    return r;
 }
 
+/* x * multiplier * 2^(shift - 31): TFLM's MultiplyByQuantizedMultiplier, both of its roundings in one step.
+ * With P = x * m + 2^30, the reference computes high = floor(P / 2^31) (tq_saturating_rounding_doubling_high_mul:
+ * the multiplier is never negative, codegen's quantize_multiplier gives 0 or [2^30, 2^31), so its saturation case
+ * cannot occur) and then tq_rounding_divide_by_pot(high, s) = floor((high + 2^(s-1) - [high < 0]) / 2^s) for s >= 1.
+ * A floor of a floor by integers is one floor: the result is floor((P + (2^(s-1) - [high < 0]) * 2^31) / 2^(31+s)),
+ * one 64-bit add and, as 31 + s >= 32, an arithmetic shift of the high word by s - 1. [high < 0] may be replaced by
+ * [x < 0]: they differ only when x < 0 <= P < 2^31, where high = 0 and both forms give 0. No overflow: |x * m| < 2^62
+ * and the rounding constant is at most 2^30 + 2^61. tests/test_requantize.py checks this against the two-step reference. */
+static inline int32_t tq_requantize_split(int32_t x, tq_requant_t r)
+{
+    /* The reference multiplies by (1 << left_shift) in int32; wrap the same way without signed overflow. */
+    const int32_t shifted = (int32_t)((uint32_t)x << r.left_shift);
+    const int64_t product = (int64_t)shifted * (int64_t)r.multiplier;
+    const int64_t half = (int64_t)1 << 30;
+    if (r.right_shift == 0) {
+        return (int32_t)((product + half) >> 31);
+    }
+    /* 2^(s-1) - [x < 0] >= 0, so the 64-bit shift below is of a non-negative value. */
+    const int32_t half_divisor = (int32_t)((uint32_t)1 << (r.right_shift - 1)) - (shifted < 0);
+    const int64_t sum = product + half + ((int64_t)half_divisor << 31);
+    return (int32_t)(sum >> 32) >> (r.right_shift - 1);
+}
+
+static inline int32_t tq_requantize(int32_t x, int32_t multiplier, int32_t shift)
+{
+    return tq_requantize_split(x, tq_requant_split(multiplier, shift));
+}
+
+/* Two independent selects (lo <= hi), which compile to conditional moves rather than a branch. */
 static inline int32_t tq_clamp(int32_t x, int32_t lo, int32_t hi)
 {
-    return x < lo ? lo : (x > hi ? hi : x);
+    const int32_t at_least_lo = x < lo ? lo : x;
+    return at_least_lo > hi ? hi : at_least_lo;
 }
 
 #endif /* TQ_REQUANTIZE_H */

@@ -19,12 +19,12 @@ typedef struct {
  * type is fixed per instantiation. */
 #define TQ_DEFINE_CSR_CONV_ROW(name, index_type)                                                               \
     static void name(const int8_t *values, const index_type *cols, int32_t nnz, int32_t bias,                  \
-                     const pixels_t *px, const tq_output_stage_t *q, int32_t oc, int32_t out_c, int8_t *out)    \
+                     const pixels_t *px, const tq_channel_output_t q, int32_t out_c, int8_t *out)               \
     {                                                                                                          \
         const int32_t step = px->pixel_step;                                                                   \
         for (int32_t oy = 0; oy < px->out_h; ++oy) {                                                           \
             const int8_t *row = px->src + oy * px->stride_h * px->row_stride;                                  \
-            int8_t *o = out + oy * px->out_w * out_c + oc;                                                     \
+            int8_t *o = out + oy * px->out_w * out_c;                                                          \
             int32_t ox = 0;                                                                                    \
             for (; ox + 4 <= px->out_w; ox += 4) {                                                             \
                 const int8_t *x0 = row + ox * step, *x1 = x0 + step, *x2 = x1 + step, *x3 = x2 + step;         \
@@ -37,10 +37,10 @@ typedef struct {
                     acc2 += v * x2[c];                                                                         \
                     acc3 += v * x3[c];                                                                         \
                 }                                                                                              \
-                o[ox * out_c] = tq_output_s8(q, oc, acc0);                                                     \
-                o[(ox + 1) * out_c] = tq_output_s8(q, oc, acc1);                                               \
-                o[(ox + 2) * out_c] = tq_output_s8(q, oc, acc2);                                               \
-                o[(ox + 3) * out_c] = tq_output_s8(q, oc, acc3);                                               \
+                o[ox * out_c] = tq_channel_output_s8(q, acc0);                                                 \
+                o[(ox + 1) * out_c] = tq_channel_output_s8(q, acc1);                                           \
+                o[(ox + 2) * out_c] = tq_channel_output_s8(q, acc2);                                           \
+                o[(ox + 3) * out_c] = tq_channel_output_s8(q, acc3);                                           \
             }                                                                                                  \
             for (; ox < px->out_w; ++ox) {                                                                     \
                 const int8_t *x0 = row + ox * step;                                                            \
@@ -48,7 +48,7 @@ typedef struct {
                 for (int32_t k = 0; k < nnz; ++k) {                                                            \
                     acc0 += (int32_t)values[k] * x0[cols[k]];                                                  \
                 }                                                                                              \
-                o[ox * out_c] = tq_output_s8(q, oc, acc0);                                                     \
+                o[ox * out_c] = tq_channel_output_s8(q, acc0);                                                 \
             }                                                                                                  \
         }                                                                                                      \
     }
@@ -75,11 +75,11 @@ void tq_conv2d_csr_s8(int8_t *scratch, const tq_conv2d_s8_params_t *params, cons
             const int32_t begin = (int32_t)tq_load_index(t.row_ptr, t.row_ptr_bytes, oc);
             const int32_t nnz = (int32_t)tq_load_index(t.row_ptr, t.row_ptr_bytes, oc + 1) - begin;
             if (t.col_idx_bytes == 1) {
-                conv_row_u8(t.values + begin, (const uint8_t *)t.col_idx + begin, nnz, bias[oc], &px, &q, oc,
-                            out_c, out);
+                conv_row_u8(t.values + begin, (const uint8_t *)t.col_idx + begin, nnz, bias[oc], &px,
+                            tq_channel_output(&q, oc), out_c, out + oc);
             } else {
-                conv_row_u16(t.values + begin, (const uint16_t *)t.col_idx + begin, nnz, bias[oc], &px, &q, oc,
-                             out_c, out);
+                conv_row_u16(t.values + begin, (const uint16_t *)t.col_idx + begin, nnz, bias[oc], &px,
+                             tq_channel_output(&q, oc), out_c, out + oc);
             }
         }
     }

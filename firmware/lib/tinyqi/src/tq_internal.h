@@ -27,10 +27,29 @@ typedef struct {
     int32_t act_min, act_max;
 } tq_output_stage_t;
 
+/* One output channel's stage with its shift already split: kernels that walk a channel over many pixels (the CSR
+ * convolution) build it once per channel and keep it in registers. */
+typedef struct {
+    tq_requant_t requant;
+    int32_t output_offset;
+    int32_t act_min, act_max;
+} tq_channel_output_t;
+
+static inline tq_channel_output_t tq_channel_output(const tq_output_stage_t *q, int32_t channel)
+{
+    const tq_channel_output_t c = {tq_requant_split(q->multiplier[channel], q->shift[channel]), q->output_offset,
+                                   q->act_min, q->act_max};
+    return c;
+}
+
+static inline int8_t tq_channel_output_s8(tq_channel_output_t c, int32_t acc)
+{
+    return (int8_t)tq_clamp(tq_requantize_split(acc, c.requant) + c.output_offset, c.act_min, c.act_max);
+}
+
 static inline int8_t tq_output_s8(const tq_output_stage_t *q, int32_t channel, int32_t acc)
 {
-    const int32_t scaled = tq_requantize(acc, q->multiplier[channel], q->shift[channel]);
-    return (int8_t)tq_clamp(scaled + q->output_offset, q->act_min, q->act_max);
+    return tq_channel_output_s8(tq_channel_output(q, channel), acc);
 }
 
 /* Fused activation of the float32 kernels. */
