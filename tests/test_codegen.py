@@ -70,7 +70,21 @@ def test_reshapes_are_aliases_not_copies(csr_dir):
     program, _ = build_program(csr_dir)
     ops = load_tflite(csr_dir / "model_int8.tflite").op_names()
     assert "RESHAPE" in ops
-    assert len(program.calls) == sum(op != "RESHAPE" for op in ops)
+    covered = [int(i) for call in program.calls for i in call.layer_name.split(":")[0].split("+")]
+    assert sorted(covered) == [i for i, op in enumerate(ops) if op != "RESHAPE"]
+
+
+def test_conv_absorbs_the_following_1x2_max_pool(csr_dir):
+    """codegen.fuse: CONV_2D + MAX_POOL_2D 1x2/2 becomes one call writing the pool's output (no conv buffer); the
+    kernel tests and tinyqi verify check it stays bit-exact with TFLM running both ops."""
+    from tinyqi.codegen import build_program
+
+    program, _ = build_program(csr_dir)
+    ops = load_tflite(csr_dir / "model_int8.tflite").op_names()
+    fused = [call for call in program.calls if call.layer_name.endswith("+max_pool_2d")]
+    assert fused and all(ops[int(i)] == op for call in fused
+                         for i, op in zip(call.layer_name.split(":")[0].split("+"), ("CONV_2D", "MAX_POOL_2D")))
+    assert not any(call.kernel == "tq_max_pool2d_s8" for call in program.calls)
 
 
 def test_header_declares_the_documented_api(csr_dir, tmp_path):

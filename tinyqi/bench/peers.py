@@ -21,15 +21,17 @@ WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 class LayerComparison:
     op_index: int
     op: str
-    ours: str                 # our layer name, e.g. "3:conv_2d_csr"
-    peer: str                 # the peer's, e.g. "3:conv_2d_cmsis_nn" (no suffix: tinyqi's kernel ran there too)
+    ours: str                 # our layer name, e.g. "3:conv_2d_csr" or, fused, "1+2:conv_2d_csr+max_pool_2d"
+    peer: str                 # the peer's, e.g. "3:conv_2d_cmsis_nn" (no suffix: tinyqi's kernel ran there too),
+                              # "+"-joined when our layer fused several ops
     sparsity: float | None    # fraction of zero weights of the layer (None: no weights)
     cycles_ours: int
     cycles_peer: int
 
     @property
     def cmsis_nn(self) -> bool:
-        return self.peer.endswith(PEER_SUFFIX)
+        """CMSIS-NN ran this layer (all of its ops, when fused)."""
+        return all(part.endswith(PEER_SUFFIX) for part in self.peer.split("+"))
 
     @property
     def ratio(self) -> float | None:
@@ -86,19 +88,26 @@ def weight_sparsity(measurement: Measurement) -> dict[int, float]:
     return sparsity
 
 
-def _op_index(layer_name: str) -> int:
-    return int(layer_name.split(":", 1)[0])
+def _op_indices(layer_name: str) -> list[int]:
+    """'3:conv_2d_csr' -> [3]; a fused layer names all its ops: '1+2:conv_2d+max_pool_2d' -> [1, 2]."""
+    return [int(index) for index in layer_name.split(":", 1)[0].split("+")]
 
 
 def compare_layers(ours: tuple[tuple[str, int], ...], peer: tuple[tuple[str, int], ...],
                    sparsity: dict[int, float], ops: dict[int, str]) -> tuple[LayerComparison, ...]:
-    """Pairs the two programs' layers by TFLite op index (both lower the same ops in the same order)."""
-    peer_by_op = {_op_index(name): (name, cycles) for name, cycles in peer}
+    """Pairs the two programs' layers by TFLite op index (both lower the same ops in the same order); where tinyqi
+    fused ops into one call (codegen.fuse) the peer's layers of those ops are summed against it."""
+    peer_by_op = {}
+    for name, cycles in peer:
+        for index in _op_indices(name):
+            peer_by_op[index] = (name, cycles)
     pairs = []
     for name, cycles in ours:
-        index = _op_index(name)
-        peer_name, peer_cycles = peer_by_op[index]
-        pairs.append(LayerComparison(index, ops[index], name, peer_name, sparsity.get(index), cycles, peer_cycles))
+        indices = _op_indices(name)
+        peer_layers = [peer_by_op[index] for index in indices]
+        pairs.append(LayerComparison(indices[0], "+".join(ops[index] for index in indices), name,
+                                     "+".join(layer for layer, _ in peer_layers), sparsity.get(indices[0]), cycles,
+                                     sum(layer_cycles for _, layer_cycles in peer_layers)))
     return tuple(pairs)
 
 

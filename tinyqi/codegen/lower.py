@@ -40,6 +40,8 @@ class Lowering:
         self.usage: list[_Usage] = []
         self.op: Operator | None = None
         self.pending: Call | None = None  # the call being lowered
+        self.fused_pools: dict[int, Operator] = {}  # CONV_2D index -> MAX_POOL_2D it may absorb (codegen.fuse)
+        self.absorbed: set[int] = set()  # ops lowered inside another op's call
 
     # --- naming and errors -------------------------------------------------------------------------------------
     def op_where(self, op: Operator | None = None) -> str:
@@ -160,9 +162,12 @@ class Lowering:
 
 def lower(model: TfliteModel, where: str, dtype: str, csr: dict[int, CsrTable]) -> Program:
     from tinyqi.codegen import ops_f32, ops_s8  # the op modules import Lowering from here
+    from tinyqi.codegen.fuse import fusable_pools
 
     lowerings = ops_s8.LOWERINGS if dtype == "s8" else ops_f32.LOWERINGS
     lw = Lowering(model, where, dtype, csr)
+    if dtype == "s8":
+        lw.fused_pools = fusable_pools(model)
     for i in model.inputs:
         t = model.tensor(i)
         if t.dtype != DTYPES[dtype]:
@@ -173,6 +178,8 @@ def lower(model: TfliteModel, where: str, dtype: str, csr: dict[int, CsrTable]) 
         lw.op = op
         if op.op in ALIAS_OPS:
             lw.alias(op)
+            continue
+        if op.index in lw.absorbed:
             continue
         lowering = lowerings.get(op.op)
         if lowering is None:

@@ -6,9 +6,12 @@ Weights stay exactly the int8 values of the .tflite; biases are folded with the 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from tinyqi.codegen import fixedpoint
+from tinyqi.codegen.fuse import FUSED_POOL_W
 from tinyqi.codegen.lower import Lowering
 from tinyqi.codegen.program import Raw
 from tinyqi.codegen.quant import (activation_range_s8, conv_multipliers, fully_connected_multipliers,
@@ -71,6 +74,19 @@ def _csr_struct(lw: Lowering, table: CsrTable, col_idx: np.ndarray) -> Raw:
                                 "col_idx_bytes": col_idx.dtype.itemsize}, ctype="tq_csr_t")
 
 
+def _fused_pool(lw: Lowering, out, shifts: list[int]):
+    """The MAX_POOL_2D this CONV_2D absorbs (codegen.fuse), or None: only with monotonic requantisation (no
+    multiplier >= 1, whose left shift may wrap) and the pool keeping the quantisation, as TFLite requires."""
+    pool = lw.fused_pools.get(lw.op.index)
+    if pool is None or max(shifts) > 0:
+        return None
+    pooled = lw.tensor(pool.outputs[0])
+    if _scale(pooled) != _scale(out) or _zp(pooled) != _zp(out):
+        return None
+    lw.absorbed.add(pool.index)
+    return pool
+
+
 def conv2d(lw: Lowering) -> None:
     op = lw.op
     inp, out, w = lw.input_tensor(0), lw.tensor(op.outputs[0]), _weights(lw)
@@ -81,17 +97,22 @@ def conv2d(lw: Lowering) -> None:
     win = Window.from_op(inp.shape, out.shape, kh, kw, op.options, lw.op_where())
     input_offset = -_zp(inp)
     mults, shifts = conv_multipliers(_scale(inp), w.scale, _scale(out), out_c)
+    pool = _fused_pool(lw, out, shifts)
+    result, name = op.outputs[0], f"{op.index}:conv_2d"
+    if pool is not None:  # the convolution computes the pixels the pool reads: twice its output width
+        result, name = pool.outputs[0], f"{op.index}+{pool.index}:conv_2d"
+        win = replace(win, output={**win.output, "w": FUSED_POOL_W * int(lw.tensor(result).shape[2])})
     params = {"window": win.c_value(), "input_offset": input_offset, "output_offset": _zp(out),
-              "act": _act(lw, out), "quant": _quant(lw, mults, shifts)}
+              "act": _act(lw, out), "quant": _quant(lw, mults, shifts), "pool_w": 0 if pool is None else FUSED_POOL_W}
     bias = lw.define("bias", _folded_bias(lw, w.data.reshape(out_c, -1), input_offset, out_c),
                      "bias + input_offset * sum(w)")
     table = lw.csr.get(op.inputs[1])
     scratch = lw.scratch(win.padded_bytes_s8)
     p = lw.define("params", params, ctype="tq_conv2d_s8_params_t")
+    suffix = "" if pool is None else "+max_pool_2d"
     if table is None:
         filt = lw.define("filter", w.data.ravel(), f"filter '{w.name}' {list(w.shape)}")
-        lw.emit("tq_conv2d_s8", [scratch, p, lw.read(op.inputs[0]), filt, bias, lw.write(op.outputs[0])],
-                f"{op.index}:conv_2d")
+        lw.emit("tq_conv2d_s8", [scratch, p, lw.read(op.inputs[0]), filt, bias, lw.write(result)], name + suffix)
         return
     cols = table.col_idx.astype(np.int64)
     fy, rem = np.divmod(cols, kw * in_c)
@@ -103,8 +124,8 @@ def conv2d(lw: Lowering) -> None:
     col_idx = table.col_idx if np.array_equal(offsets, cols) else offsets.astype(
         smallest_uint(int(offsets.max(initial=0))))
     filt = _csr_struct(lw, table, col_idx)
-    lw.emit("tq_conv2d_csr_s8", [scratch, p, lw.read(op.inputs[0]), filt, bias, lw.write(op.outputs[0])],
-            f"{op.index}:conv_2d_csr")
+    lw.emit("tq_conv2d_csr_s8", [scratch, p, lw.read(op.inputs[0]), filt, bias, lw.write(result)],
+            name + "_csr" + suffix)
 
 
 def depthwise_conv2d(lw: Lowering) -> None:

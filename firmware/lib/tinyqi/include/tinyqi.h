@@ -83,13 +83,18 @@ typedef struct {
 /* ---------------------------------------------------------------------------------------------------------- */
 
 /* CONV_2D. filter [out_c][filter_h][filter_w][in_c]; bias is the effective bias b + input_offset * sum(w)
- * (codegen folds the input zero point in, padding reads the zero point so it contributes nothing). */
+ * (codegen folds the input zero point in, padding reads the zero point so it contributes nothing).
+ * pool_w = 2 fuses the MAX_POOL_2D 1x2 / stride 2 that follows: each output pixel is the larger of two
+ * neighbouring convolution pixels, taken on the accumulators before requantisation (exact: codegen fuses only
+ * layers whose requantisation is monotonic, multipliers below 1), so half the outputs are requantised and the
+ * pool never runs. window.output.w then counts the convolution pixels computed, twice the pooled width. */
 typedef struct {
     tq_window_t window;
     int32_t input_offset; /* -input zero point */
     int32_t output_offset;
     tq_act_s8_t act;
     tq_channel_quant_t quant;
+    int32_t pool_w; /* 0: no fused pool; 2: fused 1x2 max-pool, stride 2 */
 } tq_conv2d_s8_params_t;
 
 int32_t tq_conv2d_s8_get_buffer_size(const tq_conv2d_s8_params_t *params);
