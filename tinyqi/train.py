@@ -30,7 +30,8 @@ def class_weights(y: np.ndarray, n_classes: int, power: float = 0.5) -> dict[int
 
 def fit(model, ds: Dataset, *, epochs: int, seed: int, batch_size: int = 256, learning_rate: float = 3e-3,
         weight_power: float = 0.5, on_epoch=None, extra_callbacks=()) -> dict:
-    """Train `model` (softmax output) and restore the epoch with the best validation macro-F1."""
+    """Train `model` (softmax output) and restore the epoch with the best validation macro-F1; among epochs with
+    the same macro-F1 (a small validation set can reach 1.0 early) the one with the lowest validation loss."""
     import keras
 
     set_determinism(seed)
@@ -61,13 +62,16 @@ class _BestMacroF1:
         class BestMacroF1(keras.callbacks.Callback):
             def __init__(self):
                 super().__init__()
-                self.best_f1, self.best_epoch, self.best_weights = -1.0, -1, None
+                self.best_f1, self.best_loss, self.best_epoch, self.best_weights = -1.0, np.inf, -1, None
 
             def on_epoch_end(self, epoch, logs=None):
-                pred = predict_labels(self.model, ds.x_val)
-                f1 = classification_metrics(ds.y_val, pred, ds.class_names)["macro_f1"]
-                if f1 > self.best_f1:
-                    self.best_f1, self.best_epoch, self.best_weights = f1, epoch, self.model.get_weights()
+                probs = self.model.predict(model_feed(ds.x_val), batch_size=1024, verbose=0)
+                f1 = classification_metrics(ds.y_val, np.argmax(probs, axis=1), ds.class_names)["macro_f1"]
+                picked = probs[np.arange(len(ds.y_val)), ds.y_val]
+                loss = float(-np.mean(np.log(np.maximum(picked, 1e-12))))
+                if f1 > self.best_f1 or (f1 == self.best_f1 and loss < self.best_loss):
+                    self.best_f1, self.best_loss, self.best_epoch = f1, loss, epoch
+                    self.best_weights = self.model.get_weights()
                 if on_epoch:
                     on_epoch(epoch, logs or {}, f1)
 

@@ -55,13 +55,13 @@ static inline int32_t max_s32(int32_t a, int32_t b)
                     acc3 += v * x3[c];                                                                         \
                 }                                                                                              \
                 if (pooled) {                                                                                  \
-                    o[(ox >> 1) * out_c] = tq_channel_output_s8(q, max_s32(acc0, acc1));                       \
-                    o[((ox >> 1) + 1) * out_c] = tq_channel_output_s8(q, max_s32(acc2, acc3));                 \
+                    o[(ox >> 1) * out_c] = tq_channel_output_s8(&q, max_s32(acc0, acc1));                       \
+                    o[((ox >> 1) + 1) * out_c] = tq_channel_output_s8(&q, max_s32(acc2, acc3));                 \
                 } else {                                                                                       \
-                    o[ox * out_c] = tq_channel_output_s8(q, acc0);                                             \
-                    o[(ox + 1) * out_c] = tq_channel_output_s8(q, acc1);                                       \
-                    o[(ox + 2) * out_c] = tq_channel_output_s8(q, acc2);                                       \
-                    o[(ox + 3) * out_c] = tq_channel_output_s8(q, acc3);                                       \
+                    o[ox * out_c] = tq_channel_output_s8(&q, acc0);                                             \
+                    o[(ox + 1) * out_c] = tq_channel_output_s8(&q, acc1);                                       \
+                    o[(ox + 2) * out_c] = tq_channel_output_s8(&q, acc2);                                       \
+                    o[(ox + 3) * out_c] = tq_channel_output_s8(&q, acc3);                                       \
                 }                                                                                              \
             }                                                                                                  \
             for (; ox < px->out_w; ox += 1 + pooled) {                                                         \
@@ -69,7 +69,7 @@ static inline int32_t max_s32(int32_t a, int32_t b)
                 if (pooled) {                                                                                  \
                     acc = max_s32(acc, name##_dot(values, cols, nnz, bias, row + (ox + 1) * step));            \
                 }                                                                                              \
-                o[(ox >> pooled) * out_c] = tq_channel_output_s8(q, acc);                                      \
+                o[(ox >> pooled) * out_c] = tq_channel_output_s8(&q, acc);                                      \
             }                                                                                                  \
         }                                                                                                      \
     }

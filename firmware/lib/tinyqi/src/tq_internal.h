@@ -42,14 +42,17 @@ static inline tq_channel_output_t tq_channel_output(const tq_output_stage_t *q, 
     return c;
 }
 
-static inline int8_t tq_channel_output_s8(tq_channel_output_t c, int32_t acc)
+/* By pointer: GCC copies a struct passed by value at every call, even inlined; a pointer to a local it keeps in
+ * registers. */
+static inline int8_t tq_channel_output_s8(const tq_channel_output_t *c, int32_t acc)
 {
-    return (int8_t)tq_clamp(tq_requantize_split(acc, c.requant) + c.output_offset, c.act_min, c.act_max);
+    return (int8_t)tq_clamp(tq_requantize_split(acc, c->requant) + c->output_offset, c->act_min, c->act_max);
 }
 
 static inline int8_t tq_output_s8(const tq_output_stage_t *q, int32_t channel, int32_t acc)
 {
-    return tq_channel_output_s8(tq_channel_output(q, channel), acc);
+    const tq_channel_output_t c = tq_channel_output(q, channel);
+    return tq_channel_output_s8(&c, acc);
 }
 
 /* Fused activation of the float32 kernels. */
