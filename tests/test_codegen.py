@@ -87,6 +87,23 @@ def test_conv_absorbs_the_following_1x2_max_pool(csr_dir):
     assert not any(call.kernel == "tq_max_pool2d_s8" for call in program.calls)
 
 
+def test_a_multiplier_of_one_or_more_keeps_conv_and_pool_apart(csr_dir, monkeypatch):
+    """Pooling accumulators before requantising is exact only for monotonic requantisation; a positive shift (a left
+    shift that may wrap) must keep the two calls."""
+    from tinyqi.codegen import build_program, ops_s8
+
+    real = ops_s8.conv_multipliers
+
+    def with_a_left_shift(*args):
+        mults, shifts = real(*args)
+        return mults, [1, *list(shifts)[1:]]
+
+    monkeypatch.setattr(ops_s8, "conv_multipliers", with_a_left_shift)
+    program, _ = build_program(csr_dir)
+    assert not any("+" in call.layer_name for call in program.calls)
+    assert any(call.kernel == "tq_max_pool2d_s8" for call in program.calls)
+
+
 def test_header_declares_the_documented_api(csr_dir, tmp_path):
     from tinyqi.codegen import generate
 
