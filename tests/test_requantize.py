@@ -1,6 +1,6 @@
 """tq_requantize (the runtime's one rounding rule, fused into a single 64-bit step) == TFLM's two-step
-MultiplyByQuantizedMultiplier, as ported in tinyqi.codegen.fixedpoint, on edge and random values, compiled with the
-host gcc under UBSan (so a signed overflow in the fused form would fail the test, not just give a wrong value)."""
+MultiplyByQuantizedMultiplier, as ported in tinyqi.codegen.fixedpoint, on edge and random values, compiled with
+tinyqi verify's host flags, ASan + UBSan (so a signed overflow in the fused form fails the test, not just a value)."""
 
 from __future__ import annotations
 
@@ -48,12 +48,12 @@ def cases() -> list[tuple[int, int, int]]:
 def test_fused_requantize_matches_tflm_two_step_rule(tmp_path):
     from tinyqi.codegen import RUNTIME_DIR
     from tinyqi.codegen.fixedpoint import requantize
+    from tinyqi.hostc import CC, CFLAGS
 
     source = tmp_path / "requantize.c"
     source.write_text(PROGRAM)
     binary = tmp_path / "requantize"
-    subprocess.run(["gcc", "-std=c11", "-O2", "-fsanitize=undefined", "-fno-sanitize-recover=undefined",
-                    "-I", str(RUNTIME_DIR / "include"), str(source), "-o", str(binary)], check=True)
+    subprocess.run([CC, *CFLAGS, "-I", str(RUNTIME_DIR / "include"), str(source), "-o", str(binary)], check=True)
     rows = cases()
     stdin = "".join(f"{x} {m} {s}\n" for x, m, s in rows)
     got = subprocess.run([str(binary)], input=stdin, capture_output=True, text=True, check=True).stdout.split()

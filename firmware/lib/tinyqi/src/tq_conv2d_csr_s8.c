@@ -16,11 +16,6 @@ typedef struct {
     int32_t pooled; /* 1: a fused 1x2 max-pool (params->pool_w == 2), out_w is even */
 } pixels_t;
 
-static inline int32_t max_s32(int32_t a, int32_t b)
-{
-    return a > b ? a : b;
-}
-
 /* One output channel (CSR row) for every output pixel, four pixels per walk of the row's non-zeros; the index
  * type is fixed per instantiation. With a fused pool, pixels pair up into pooling windows and the larger
  * accumulator of each pair is requantised (monotonic requantisation, codegen checks). */
@@ -55,8 +50,8 @@ static inline int32_t max_s32(int32_t a, int32_t b)
                     acc3 += v * x3[c];                                                                         \
                 }                                                                                              \
                 if (pooled) {                                                                                  \
-                    o[(ox >> 1) * out_c] = tq_channel_output_s8(&q, max_s32(acc0, acc1));                       \
-                    o[((ox >> 1) + 1) * out_c] = tq_channel_output_s8(&q, max_s32(acc2, acc3));                 \
+                    o[(ox >> 1) * out_c] = tq_channel_output_s8(&q, tq_max_s32(acc0, acc1));                       \
+                    o[((ox >> 1) + 1) * out_c] = tq_channel_output_s8(&q, tq_max_s32(acc2, acc3));                 \
                 } else {                                                                                       \
                     o[ox * out_c] = tq_channel_output_s8(&q, acc0);                                             \
                     o[(ox + 1) * out_c] = tq_channel_output_s8(&q, acc1);                                       \
@@ -67,7 +62,7 @@ static inline int32_t max_s32(int32_t a, int32_t b)
             for (; ox < px->out_w; ox += 1 + pooled) {                                                         \
                 int32_t acc = name##_dot(values, cols, nnz, bias, row + ox * step);                            \
                 if (pooled) {                                                                                  \
-                    acc = max_s32(acc, name##_dot(values, cols, nnz, bias, row + (ox + 1) * step));            \
+                    acc = tq_max_s32(acc, name##_dot(values, cols, nnz, bias, row + (ox + 1) * step));            \
                 }                                                                                              \
                 o[(ox >> pooled) * out_c] = tq_channel_output_s8(&q, acc);                                      \
             }                                                                                                  \

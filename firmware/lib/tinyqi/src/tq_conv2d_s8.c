@@ -58,8 +58,8 @@ static __attribute__((noinline)) void channel_pair_row(const row_t *rw, const in
         int32_t acc[2][2] = {{bias0, bias1}, {bias0, bias1}};
         dot_window(rw->walk, x0, x0 + second * rw->pixel_step, f0, f1, acc);
         if (pooled) { /* requantisation is monotonic here (codegen checks), so max then requantise is exact */
-            acc[0][0] = acc[1][0] > acc[0][0] ? acc[1][0] : acc[0][0];
-            acc[0][1] = acc[1][1] > acc[0][1] ? acc[1][1] : acc[0][1];
+            acc[0][0] = tq_max_s32(acc[0][0], acc[1][0]);
+            acc[0][1] = tq_max_s32(acc[0][1], acc[1][1]);
         }
         int8_t *o = out + (ox >> pooled) * out_c;
         o[0] = tq_channel_output_s8(&q0, acc[0][0]);

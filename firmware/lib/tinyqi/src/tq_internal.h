@@ -55,6 +55,13 @@ static inline int8_t tq_output_s8(const tq_output_stage_t *q, int32_t channel, i
     return tq_channel_output_s8(&c, acc);
 }
 
+/* The larger of two accumulators: the fused max-pool of the convolutions (exact before requantisation, which is
+ * monotonic where codegen fuses). */
+static inline int32_t tq_max_s32(int32_t a, int32_t b)
+{
+    return a > b ? a : b;
+}
+
 /* Fused activation of the float32 kernels. */
 static inline float tq_clamp_f32(float x, tq_act_f32_t act)
 {

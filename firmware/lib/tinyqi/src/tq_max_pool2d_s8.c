@@ -69,19 +69,6 @@ static void max_into(int8_t *out, const int8_t *a, const int8_t *b, int32_t c)
     }
 }
 
-/* out = a over c channels; an inline word copy, since a library memcpy call costs more than the copy. */
-static void copy_s8(int8_t *out, const int8_t *a, int32_t c)
-{
-    int32_t ch = 0;
-    for (; ch + 4 <= c; ch += 4) {
-        const uint32_t word = load_s8x4(a + ch);
-        memcpy(out + ch, &word, 4);
-    }
-    for (; ch < c; ++ch) {
-        out[ch] = a[ch];
-    }
-}
-
 /* out = clamp(out, lo, hi) lane by lane: a fused activation, rare on a pool, so its pass is skipped when it is
  * the whole int8 range. */
 static void clamp_s8(int8_t *out, int8_t lo, int8_t hi, int32_t c)
@@ -115,8 +102,8 @@ void tq_max_pool2d_s8(const tq_pool_s8_params_t *params, const int8_t *input, in
                 const int32_t fx0 = x0 < 0 ? -x0 : 0;
                 const int32_t fx1 = w.filter_w < w.input.w - x0 ? w.filter_w : w.input.w - x0;
                 const int8_t *window = in + (y0 + fy0) * row_stride + (x0 + fx0) * c;
-                /* A clipped window still holds at least one element: start from it. */
-                copy_s8(output, window, c);
+                /* A clipped window still holds at least one element: start from it (max(x, x) = x). */
+                max_into(output, window, window, c);
                 for (int32_t fy = 0; fy < fy1 - fy0; ++fy) {
                     for (int32_t fx = fy == 0 ? 1 : 0; fx < fx1 - fx0; ++fx) {
                         max_into(output, output, window + fy * row_stride + fx * c, c);
