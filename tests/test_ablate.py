@@ -17,11 +17,13 @@ def row(variant, f1, acc=0.9, wb=1000, macs=5000):
 
 def test_plan_covers_every_technique_and_seed():
     names = [variant_name(o) for o in ablate.plan((0, 1, 2), CompressOptions())]
-    for method in ("magnitude-global", "magnitude-layer", "anneal-prune", "qinn", "combined", "finetune"):
-        assert [n for n in names if n.startswith(method) and not n.endswith("-rb")] == \
+    for method in ("magnitude-global", "magnitude-layer", "anneal-prune", "qinn", "combined", "finetune",
+                   "magnitude-channels", "anneal-channels", "combined-channels"):
+        assert [n for n in names if ablate.method_of(n) == method] == \
             [method, f"{method}-s1", f"{method}-s2"]
     assert {"anneal-prune-rb", "svd", "anneal-factorise"} <= set(names)
     assert names.index("qinn-s2") < names.index("combined")  # combined reuses the trained QINN of its seed
+    assert names.index("qinn-s2") < names.index("combined-channels")
 
 
 def test_seed_summary_is_mean_and_sample_std_and_the_difference():

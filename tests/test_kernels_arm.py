@@ -58,17 +58,23 @@ void tq_run(void)
 
 
 def cross_compile(c_dir, input_sizes) -> tuple:
+    (c_dir / "harness.c").write_text(HARNESS % {"vectors": VECTORS, "sizes": ", ".join(map(str, input_sizes)),
+                                                "input_bytes": sum(input_sizes)})
+    return link_with_runtime(c_dir, [c_dir / "model_data.c", c_dir / "harness.c"])
+
+
+def link_with_runtime(c_dir, sources):
+    """`sources` and the whole runtime, cross-compiled for the Cortex-M4F, entry point tq_run()."""
     from tinyqi.codegen import runtime_dir
 
     runtime = runtime_dir()
     (c_dir / "link.ld").write_text(LINKER_SCRIPT)
-    (c_dir / "harness.c").write_text(HARNESS % {"vectors": VECTORS, "sizes": ", ".join(map(str, input_sizes)),
-                                                "input_bytes": sum(input_sizes)})
     elf = c_dir / "model.elf"
     cmd = [ARM_CC, *ARCH, "-std=c99", "-O2", "-Wall", "-Werror", "-ffunction-sections", "-fdata-sections",
-           f"-I{runtime / 'include'}", f"-I{c_dir}", *map(str, sorted((runtime / "src").glob("*.c"))),
-           str(c_dir / "model_data.c"), str(c_dir / "harness.c"), "-nostartfiles", "--specs=nano.specs",
-           "--specs=nosys.specs", "-Wl,--gc-sections", f"-T{c_dir / 'link.ld'}", "-e", "tq_run", "-o", str(elf)]
+           f"-I{runtime / 'include'}", f"-I{runtime / 'src'}", f"-I{c_dir}",
+           *map(str, sorted((runtime / "src").glob("*.c"))), *map(str, sources), "-nostartfiles",
+           "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections", f"-T{c_dir / 'link.ld'}", "-e", "tq_run",
+           "-o", str(elf)]
     result = subprocess.run(cmd, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return elf
@@ -82,7 +88,8 @@ def symbols(elf) -> dict:
         return {s.name: (s["st_value"], s["st_size"]) for s in table.iter_symbols() if s.name}
 
 
-def run_on_cortex_m4(elf, blob: bytes, output_size: int) -> np.ndarray:
+def run_on_cortex_m4(elf, blob: bytes, output_bytes: int) -> bytes:
+    """Write `blob` to tq_inputs, call tq_run() and return the first `output_bytes` of tq_outputs."""
     from elftools.elf.elffile import ELFFile
     from unicorn import UC_ARCH_ARM, UC_MODE_MCLASS, UC_MODE_THUMB, Uc
     from unicorn.arm_const import UC_ARM_REG_LR, UC_ARM_REG_SP
@@ -99,8 +106,7 @@ def run_on_cortex_m4(elf, blob: bytes, output_size: int) -> np.ndarray:
     uc.reg_write(UC_ARM_REG_SP, RAM + RAM_SIZE)
     uc.reg_write(UC_ARM_REG_LR, RETURN_ADDRESS | 1)
     uc.emu_start(sym["tq_run"][0] | 1, RETURN_ADDRESS, count=200_000_000)
-    out = uc.mem_read(sym["tq_outputs"][0], VECTORS * output_size)
-    return np.frombuffer(bytes(out), dtype=np.int8).reshape(VECTORS, output_size)
+    return bytes(uc.mem_read(sym["tq_outputs"][0], output_bytes))
 
 
 def uses_dsp_instructions(elf) -> bool:
@@ -139,5 +145,51 @@ def test_cortex_m4_build_matches_tflm(case, tmp_path):
     if not use_csr:  # a CSR-only build has no dense dot products left to check
         assert uses_dsp_instructions(elf)
     blob = np.concatenate([a.reshape(VECTORS, -1) for a in q], axis=1).astype(np.int8).tobytes()
-    np.testing.assert_array_equal(run_on_cortex_m4(elf, blob, program.output_size), convert.run_tflm(
+    out = run_on_cortex_m4(elf, blob, VECTORS * program.output_size)
+    np.testing.assert_array_equal(np.frombuffer(out, dtype=np.int8).reshape(VECTORS, -1), convert.run_tflm(
         (model_dir / "model_int8.tflite").read_bytes(), q))
+
+
+EXP_HARNESS = """#include "tq_internal.h"
+#define COUNT %(count)d
+float tq_inputs[COUNT];
+float tq_outputs[COUNT];
+void tq_run(void)
+{
+    for (int i = 0; i < COUNT; ++i) {
+        tq_outputs[i] = tq_exp_f32(tq_inputs[i]);
+    }
+}
+"""
+# glibc's FMA build of expf (chosen on x86-64 CPUs with FMA) rounds these two inputs differently from its generic
+# build, which tq_exp_f32 follows (tq_exp_f32.c); every other float input gives the same bits in both.
+EXPF_FMA_ONLY_INPUTS = (0x4202422F, 0xC27C65D9)
+
+
+def exp_inputs() -> np.ndarray:
+    """Bit patterns spread over all 2^32 (signs, NaNs, infinities, subnormals), a sweep of exp's finite range
+    (softmax feeds it x <= 0) and its edges: 16K inputs and their outputs take 128 KiB of the 256 KiB RAM."""
+    count = 1 << 13
+    spread = (np.arange(count, dtype=np.uint64) * ((1 << 32) // count + 1)).astype(np.uint32).view(np.float32)
+    sweep = np.linspace(-104.0, 89.0, count, dtype=np.float32)
+    edges = np.array([float.fromhex("0x1.62e42ep6"), float.fromhex("-0x1.9fe368p6"), -0.0, 0.0, np.inf, -np.inf,
+                      np.nan], dtype=np.float32)
+    x = np.concatenate([spread, sweep, np.nextafter(edges, np.float32(0)), np.nextafter(edges, np.inf), edges])
+    return x[~np.isin(x.view(np.uint32), EXPF_FMA_ONLY_INPUTS)]
+
+
+def test_cortex_m4_exp_is_the_hosts_expf(tmp_path):
+    """tq_exp_f32 on the M4F (its double arithmetic in soft-float) returns glibc's expf, bit for bit: the exp of
+    TFLM's Python interpreter, which newlib's expf for this FPU misses by 1 ulp on ~9% of softmax inputs."""
+    pytest.importorskip("unicorn")
+    import ctypes
+
+    x = exp_inputs()
+    (tmp_path / "exp.c").write_text(EXP_HARNESS % {"count": len(x)})
+    elf = link_with_runtime(tmp_path, [tmp_path / "exp.c"])
+    out = np.frombuffer(run_on_cortex_m4(elf, x.tobytes(), 4 * len(x)), dtype=np.uint32)
+    expf = ctypes.CDLL("libm.so.6").expf
+    expf.restype, expf.argtypes = ctypes.c_float, [ctypes.c_float]
+    expected = np.array([expf(float(v)) for v in x], dtype=np.float32).view(np.uint32)
+    different = np.flatnonzero(out != expected)
+    assert different.size == 0, [(f"{x[i]!r}", hex(out[i]), hex(expected[i])) for i in different[:5]]

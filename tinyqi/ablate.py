@@ -2,9 +2,10 @@
 
 Rows (each a model directory under RUN_DIR/variants/ except the dense baseline, which is the run root):
 dense int8; magnitude pruning (global and per-layer) and annealed QUBO pruning at the same sparsity; annealed
-pruning row-balanced; plain truncated SVD; annealed factorisation; the QINN hybrid; all combined; and a control,
-the baseline only fine-tuned as long as the combined variant. Pruning, QINN, combined and the control run over
-every seed. Outputs: ablation.json {"rows": [...], "pruning_vs_seeds": {...}}, ablation.md and
+pruning row-balanced; plain truncated SVD; annealed factorisation; the QINN hybrid; all combined; structured
+channel pruning by filter L1 norm and by the annealed channel QUBO; the QINN hybrid channel-pruned then pruned
+(combined-channels); and a control, the baseline only fine-tuned as long as the combined variant. Pruning, channel
+pruning, QINN, the combinations and the control run over every seed. Outputs: ablation.json {"rows": [...], "pruning_vs_seeds": {...}}, ablation.md and
 ablation_accuracy_vs_bytes.png.
 """
 
@@ -21,7 +22,8 @@ from tinyqi.files import write_json
 from tinyqi.tflite_model import load_tflite
 
 PRUNING = ("magnitude-global", "magnitude-layer", "anneal-prune")
-SEEDED = PRUNING + ("qinn", "combined", "finetune")  # rows repeated over every seed (the others are deterministic enough)
+CHANNELS = ("magnitude-channels", "anneal-channels")
+SEEDED = PRUNING + ("qinn", "combined", "finetune") + CHANNELS + ("combined-channels",)  # rows repeated over every seed (the others are deterministic enough)
 ROW_KEYS = ("variant", "accuracy", "macro_f1", "se_V", "se_S", "nonzero_weights", "weight_bytes", "effective_macs",
             "compress_seconds")
 
@@ -32,6 +34,7 @@ def plan(seeds: tuple[int, ...], base: pipeline.CompressOptions) -> list[pipelin
     runs.append(replace(base, method="anneal-prune", row_balanced=True, seed=seeds[0]))
     runs += [replace(base, method=m, seed=seeds[0]) for m in ("svd", "anneal-factorise")]
     runs += [replace(base, method=m, seed=s) for m in ("qinn", "combined", "finetune") for s in seeds]
+    runs += [replace(base, method=m, seed=s) for m in CHANNELS + ("combined-channels",) for s in seeds]
     return runs
 
 
@@ -68,7 +71,9 @@ def _reusable(run: pipeline.Run, name: str, opts: pipeline.CompressOptions) -> d
         return None
     m = json.loads(path.read_text())
     same_base = m.get("base_tflite_sha256") == run.metrics.get("tflite_sha256")
-    return m["ablation_row"] if same_base and m.get("options") == asdict(opts) else None
+    # A variant written before an option existed was made with that option's default.
+    recorded = {**asdict(pipeline.CompressOptions()), **m.get("options", {})}
+    return m["ablation_row"] if same_base and recorded == asdict(opts) else None
 
 
 def seed_summary(rows: list[dict], seeds) -> dict:
@@ -87,6 +92,9 @@ def seed_summary(rows: list[dict], seeds) -> dict:
             if base in out:
                 out[f"anneal_minus_{base}_macro_f1"] = round(out["anneal-prune"]["macro_f1_mean"]
                                                              - out[base]["macro_f1_mean"], 4)
+    if all(method in out for method in CHANNELS):
+        out["anneal_channels_minus_magnitude_channels_macro_f1"] = round(
+            out["anneal-channels"]["macro_f1_mean"] - out["magnitude-channels"]["macro_f1_mean"], 4)
     return out
 
 
@@ -97,7 +105,8 @@ def markdown(result: dict) -> str:
         "",
         f"Run `{result['run']}`; test set: {ds['name']} {ds['split']}, {ds.get('test_count', '?')} samples"
         + (" — BUNDLED SAMPLE, smoke test only" if ds.get("sample") else "") + ".",
-        f"Target sparsity {result['options']['target_sparsity']}, low-rank weight fraction "
+        f"Target sparsity {result['options']['target_sparsity']}, channel sparsity "
+        f"{result['options'].get('channel_sparsity', '-')}, low-rank weight fraction "
         f"{result['options']['weight_fraction']}, seeds {result['seeds']}.",
         "",
         "| " + " | ".join(ROW_KEYS) + " |",

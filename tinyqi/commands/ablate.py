@@ -15,10 +15,11 @@ import click
               help="Where ablation.json/.md/.png go (default: the run directory).")
 @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds for the pruning rows.")
 @click.option("--target-sparsity", type=float, default=0.8, show_default=True)
+@click.option("--channel-sparsity", type=float, default=0.5, show_default=True)
 @click.option("--weight-fraction", type=float, default=0.5, show_default=True)
 @click.option("--reuse", is_flag=True, help="Keep variants already built from this run with the same options.")
 @click.option("--data-dir", default=None, help="Data root (default: the data the run was trained on).")
-def command(task, run_dir, out, seeds, target_sparsity, weight_fraction, reuse, data_dir):
+def command(task, run_dir, out, seeds, target_sparsity, channel_sparsity, weight_fraction, reuse, data_dir):
     """Build every variant of the ablation and write ablation.json, ablation.md and a plot."""
     from tinyqi.ablate import ROW_KEYS, run_ablation
     from tinyqi.compress.pipeline import CompressOptions, load_run, validate
@@ -29,7 +30,8 @@ def command(task, run_dir, out, seeds, target_sparsity, weight_fraction, reuse, 
         seed_list = tuple(int(s) for s in seeds.split(","))
     except ValueError:
         raise TinyqiError(f"--seeds {seeds!r}: give comma-separated integers, e.g. 0,1,2") from None
-    base = CompressOptions(target_sparsity=target_sparsity, weight_fraction=weight_fraction)
+    base = CompressOptions(target_sparsity=target_sparsity, channel_sparsity=channel_sparsity,
+                           weight_fraction=weight_fraction)
     validate(base)
     ui = Ui()
     run_dir = run_dir or Path("runs") / task

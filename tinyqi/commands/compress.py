@@ -1,4 +1,4 @@
-"""`tinyqi compress RUN_DIR`: one compressed variant of a trained run (pruning, low-rank, QINN; see docs/compression.md)."""
+"""`tinyqi compress RUN_DIR`: one compressed variant of a trained run (pruning, channel pruning, low-rank, QINN; see docs/compression.md)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from tinyqi.compress.pipeline import METHODS
 @click.option("--method", type=click.Choice(METHODS), default="anneal-prune", show_default=True)
 @click.option("--target-sparsity", type=float, default=0.8, show_default=True,
               help="Fraction of prunable weights set to zero (pruning methods and combined).")
+@click.option("--channel-sparsity", type=float, default=0.5, show_default=True,
+              help="Structured methods (*-channels): fraction of each Conv1D's output channels removed.")
 @click.option("--weight-fraction", type=float, default=0.5, show_default=True,
               help="Low-rank budget: factorised weights / dense weights of the factorised layers.")
 @click.option("--row-balanced", is_flag=True, help="Equal non-zeros in every output row (fast CSR kernels).")
@@ -22,13 +24,14 @@ from tinyqi.compress.pipeline import METHODS
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Variant directory (default: RUN_DIR/variants/<method>[-rb][-s<seed>]).")
 @click.option("--data-dir", default=None, help="Data root (default: the data the run was trained on).")
-def command(run_dir, method, target_sparsity, weight_fraction, row_balanced, seed, tempering, out, data_dir):
+def command(run_dir, method, target_sparsity, channel_sparsity, weight_fraction, row_balanced, seed, tempering, out, data_dir):
     """Compress the model of RUN_DIR and write a variant model directory."""
     from tinyqi.compress.pipeline import CompressOptions, compress, load_run, validate
     from tinyqi.ui import Ui
 
     ui = Ui()
-    opts = CompressOptions(method=method, target_sparsity=target_sparsity, weight_fraction=weight_fraction,
+    opts = CompressOptions(method=method, target_sparsity=target_sparsity,
+                           channel_sparsity=channel_sparsity, weight_fraction=weight_fraction,
                            row_balanced=row_balanced, seed=seed, tempering=tempering)
     validate(opts)
     with ui.stage("loading the run and its data"):

@@ -7,6 +7,10 @@ Methods (each ends with masked / plain fine-tuning on the training split and a f
   anneal-factorise                   the same ranks, factors refined by annealed L-BFGS on layer outputs
   qinn                               the task's hybrid QINN model (Task.build_qinn) trained from scratch
   combined                           qinn -> anneal-factorise -> anneal-prune
+  magnitude-channels, anneal-channels
+                                     structured: the same share of output channels removed from every Conv1D, chosen
+                                     by filter L1 norm / by the annealed channel QUBO (channels.py), then fine-tuning
+  combined-channels                  qinn -> anneal-channels -> anneal-prune: fewer outputs and sparse weights
   finetune                           control, no compression: the baseline trained as many extra epochs as combined
                                      gets (2 * steps * finetune_epochs), to separate compression from extra training
 Gradual pruning reaches the target in `steps` steps on a cubic ramp s_k = S (1 - (1 - k/steps)^3), with masked
@@ -26,15 +30,15 @@ from pathlib import Path
 import numpy as np
 
 from tinyqi import convert, csr, modeldir
-from tinyqi.compress import lowrank, prune, storage
+from tinyqi.compress import channels, lowrank, prune, storage
 from tinyqi.data.dataset import Dataset
 from tinyqi.errors import TinyqiError
 from tinyqi.files import write_json
 from tinyqi.tflite_model import parse_tflite
 
 METHODS = ("magnitude-global", "magnitude-layer", "anneal-prune", "svd", "anneal-factorise", "qinn", "combined",
-           "finetune")
-PRUNING_METHODS = ("magnitude-global", "magnitude-layer", "anneal-prune", "combined")
+           "finetune", "magnitude-channels", "anneal-channels", "combined-channels")
+PRUNING_METHODS = ("magnitude-global", "magnitude-layer", "anneal-prune", "combined", "combined-channels")
 CALIBRATION_SAMPLES = 512
 
 
@@ -42,6 +46,7 @@ CALIBRATION_SAMPLES = 512
 class CompressOptions:
     method: str = "anneal-prune"
     target_sparsity: float = 0.8
+    channel_sparsity: float = 0.5  # structured methods: share of each Conv1D's output channels removed
     weight_fraction: float = 0.5  # low-rank: factorised weights / dense weights of the factorised layers
     row_balanced: bool = False
     steps: int = 3
@@ -109,6 +114,9 @@ def validate(opts: CompressOptions) -> None:
     if not 0.0 <= opts.target_sparsity < 1.0:
         raise TinyqiError(f"--target-sparsity {opts.target_sparsity}: must be in [0, 1); e.g. 0.8 keeps 20 % of "
                           "the weights")
+    if not 0.0 <= opts.channel_sparsity < 1.0:
+        raise TinyqiError(f"--channel-sparsity {opts.channel_sparsity}: must be in [0, 1); e.g. 0.5 removes half "
+                          "of each convolution's output channels")
     if not 0.0 < opts.weight_fraction < 1.0:
         raise TinyqiError(f"--weight-fraction {opts.weight_fraction}: must be in (0, 1), e.g. 0.5")
     if opts.row_balanced and opts.method not in PRUNING_METHODS:
@@ -130,9 +138,14 @@ def _build(run: Run, opts: CompressOptions, log):
     if m in ("svd", "anneal-factorise"):
         model = factorise(run.load_model(), run.ds, opts, refined=m == "anneal-factorise", log=log)
         return model, {}
+    if m in ("magnitude-channels", "anneal-channels"):
+        return prune_channels(run.load_model(), run.ds, opts, log), {}
     qinn = train_qinn(run, opts, log)
     if m == "qinn":
         return qinn, {}
+    if m == "combined-channels":
+        model = prune_channels(qinn, run.ds, replace(opts, method="anneal-channels"), log)
+        return model, prune_gradually(model, run.ds, replace(opts, method="anneal-prune"), log)
     model = factorise(qinn, run.ds, opts, refined=True, log=log)
     return model, prune_gradually(model, run.ds, replace(opts, method="anneal-prune"), log)
 
@@ -171,6 +184,24 @@ def prune_gradually(model, ds: Dataset, opts: CompressOptions, log) -> dict[str,
     if opts.row_balanced:
         log(f"row balance: {prune.make_int8_visible(model, masks)} kept weights raised to one int8 step")
     return masks
+
+
+def prune_channels(model, ds: Dataset, opts: CompressOptions, log):
+    """A copy of `model` with `opts.channel_sparsity` of every prunable Conv1D's channels removed, fine-tuned."""
+    from tinyqi.train import class_weights
+
+    if opts.method == "anneal-channels":
+        sal = channels.gate_saliency(model, ds.x_train, ds.y_train, class_weights(ds.y_train, ds.n_classes),
+                                     opts.saliency_samples, seed=opts.seed)
+        aopts = prune.AnnealOptions(opts.sweeps, opts.replicas, opts.tempering, seed=opts.seed)
+        keep = channels.anneal_channels(sal, opts.channel_sparsity, aopts)
+    else:
+        keep = channels.magnitude_channels(model, opts.channel_sparsity)
+    new = channels.remove_channels(model, keep)
+    result = finetune(new, ds, opts, opts.finetune_epochs * opts.steps, opts.seed)
+    kept = ", ".join(f"{name} {int(k.sum())}/{k.size}" for name, k in keep.items())
+    log(f"channels kept ({opts.method}): {kept}; val macro-F1 {result['val_macro_f1']:.4f} after fine-tuning")
+    return new
 
 
 def factorise(model, ds: Dataset, opts: CompressOptions, refined: bool, log):
@@ -213,12 +244,13 @@ def train_qinn(run: Run, opts: CompressOptions, log):
     """The QINN hybrid, trained like the run's baseline (same epochs); reused from variants/qinn when present."""
     import keras
 
+    import tinyqi.models.qinn  # noqa: F401  registers the QINN layers for deserialisation
     from tinyqi.tasks import get_task
     from tinyqi.train import fit, set_determinism
 
     task = get_task(run.metrics["task"])
     saved = run.path / "variants" / variant_name(replace(opts, method="qinn", row_balanced=False)) / "model.keras"
-    if opts.method == "combined" and saved.is_file():
+    if opts.method != "qinn" and saved.is_file():
         log(f"reusing the trained QINN model {saved}")
         return keras.models.load_model(saved, compile=False)
     set_determinism(opts.seed)

@@ -218,7 +218,7 @@ typedef struct {
 void tq_concat(const tq_concat_params_t *params, const void *const *inputs, void *output);
 
 /* ---------------------------------------------------------------------------------------------------------- */
-/* float32 kernels (the FPU baseline; same loop order as TFLM's reference, compared with a tolerance)           */
+/* float32 kernels (the FPU baseline; TFLM's order of arithmetic and expf; TANH uses libm's tanhf)            */
 /* ---------------------------------------------------------------------------------------------------------- */
 
 typedef struct {

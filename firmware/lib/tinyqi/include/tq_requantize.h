@@ -69,9 +69,10 @@ static inline int32_t tq_requantize_split(int32_t x, tq_requant_t r)
     if (r.right_shift == 0) {
         return (int32_t)((product + half) >> 31);
     }
-    /* 2^(s-1) - [x < 0] >= 0, so the 64-bit shift below is of a non-negative value. */
-    const int32_t half_divisor = (int32_t)((uint32_t)1 << (r.right_shift - 1)) - (shifted < 0);
-    const int64_t sum = product + half + ((int64_t)half_divisor << 31);
+    /* 2^(s-1) - [x < 0] >= 0: unsigned, so the compiler carries no sign into the high word of the shift below
+     * (which stays under 2^62). */
+    const uint32_t half_divisor = ((uint32_t)1 << (r.right_shift - 1)) - (uint32_t)(shifted < 0);
+    const int64_t sum = product + half + (int64_t)((uint64_t)half_divisor << 31);
     return (int32_t)(sum >> 32) >> (r.right_shift - 1);
 }
 

@@ -1,17 +1,72 @@
-/* FULLY_CONNECTED int8 with a CSR filter: each output walks only its row's non-zero weights. */
+/* FULLY_CONNECTED int8 with a CSR filter: each output walks only its row's non-zeros.
+ * Two passes over a chunk of outputs, each out of line so that its loop has the registers to itself (one fused
+ * loop spilled the output stage around every row):
+ *   1. the sums: the rows are consecutive in the table, so one walk runs on through all of them, two non-zeros
+ *      per step; the index type is fixed per instantiation. They go to a stack buffer.
+ *   2. their requantisation, output by output with its channel's multiplier and shift. */
 #include "tq_internal.h"
+
+/* Outputs per chunk: 256 bytes of int32 sums on the stack. */
+#define CSR_FC_CHUNK 64
+
+/* Pass 1: acc[i] = bias[i] + sum_k values[k] * x[cols[k]] over row first + i of the table, i < n. */
+#define TQ_DEFINE_CSR_FC_SUMS(name, index_type)                                                                \
+    static __attribute__((noinline)) void name(const tq_csr_t *table, int32_t first, int32_t n,               \
+                                               const int32_t *bias, const int8_t *x, int32_t *acc)             \
+    {                                                                                                          \
+        const void *const row_ptr = table->row_ptr;                                                            \
+        const uint8_t row_ptr_bytes = table->row_ptr_bytes;                                                    \
+        const int8_t *const values = table->values;                                                            \
+        const index_type *const cols = (const index_type *)table->col_idx;                                     \
+        int32_t k = (int32_t)tq_load_index(row_ptr, row_ptr_bytes, first);                                     \
+        for (int32_t i = 0; i < n; ++i) {                                                                      \
+            const int32_t end = (int32_t)tq_load_index(row_ptr, row_ptr_bytes, first + i + 1);                 \
+            int32_t sum = bias[i];                                                                             \
+            if ((end - k) & 1) {                                                                               \
+                sum += values[k] * x[cols[k]];                                                                 \
+                ++k;                                                                                           \
+            }                                                                                                  \
+            for (; k != end; k += 2) {                                                                         \
+                sum += values[k] * x[cols[k]] + values[k + 1] * x[cols[k + 1]];                               \
+            }                                                                                                  \
+            acc[i] = sum;                                                                                      \
+        }                                                                                                      \
+    }
+
+TQ_DEFINE_CSR_FC_SUMS(sums_u8, uint8_t)
+TQ_DEFINE_CSR_FC_SUMS(sums_u16, uint16_t)
+TQ_DEFINE_CSR_FC_SUMS(sums_u32, uint32_t)
+
+/* Pass 2: out[i] = the output of acc[i] for channel first + i, i < n. With an activation as wide as int8 (none,
+ * or a ReLU whose zero point is -128) the clamp is one saturation. */
+static void requantize_outputs(const tq_fully_connected_s8_params_t *params, int32_t first, int32_t n,
+                               const int32_t *acc, int8_t *out)
+{
+    const int32_t *const multiplier = params->quant.multiplier + first, *const shift = params->quant.shift + first;
+    const int32_t offset = params->output_offset, act_min = params->act.min, act_max = params->act.max;
+    if (act_min == INT8_MIN && act_max == INT8_MAX) {
+        for (int32_t i = 0; i < n; ++i) {
+            out[i] = tq_saturate_s8(tq_requantize(acc[i], multiplier[i], shift[i]) + offset);
+        }
+    } else {
+        for (int32_t i = 0; i < n; ++i) {
+            out[i] = (int8_t)tq_clamp(tq_requantize(acc[i], multiplier[i], shift[i]) + offset, act_min, act_max);
+        }
+    }
+}
 
 void tq_fully_connected_csr_s8(const tq_fully_connected_s8_params_t *params, const int8_t *input,
                                const tq_csr_t *filter, const int32_t *bias, int8_t *output)
 {
-    const tq_csr_t table = *filter;
-    const tq_output_stage_t q = {params->quant.multiplier, params->quant.shift, params->output_offset,
-                                 params->act.min, params->act.max};
-    const int32_t depth = params->accum_depth, out_c = params->output_depth, batches = params->batches;
-    for (int32_t b = 0; b < batches; ++b) {
-        const int8_t *x = input + b * depth;
-        for (int32_t oc = 0; oc < out_c; ++oc) {
-            *output++ = tq_output_s8(&q, oc, bias[oc] + tq_csr_row_dot_s8(&table, oc, x));
+    const int32_t depth = params->accum_depth, out_c = params->output_depth;
+    void (*const sums)(const tq_csr_t *, int32_t, int32_t, const int32_t *, const int8_t *, int32_t *) =
+        filter->col_idx_bytes == 1 ? sums_u8 : filter->col_idx_bytes == 2 ? sums_u16 : sums_u32;
+    for (int32_t b = 0; b < params->batches; ++b) {
+        for (int32_t first = 0; first < out_c; first += CSR_FC_CHUNK) {
+            const int32_t n = out_c - first < CSR_FC_CHUNK ? out_c - first : CSR_FC_CHUNK;
+            int32_t acc[CSR_FC_CHUNK];
+            sums(filter, first, n, bias + first, input + b * depth, acc);
+            requantize_outputs(params, first, n, acc, output + b * out_c + first);
         }
     }
 }

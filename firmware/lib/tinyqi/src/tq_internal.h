@@ -10,6 +10,10 @@
 
 #include "tinyqi.h"
 
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
+#include <arm_acle.h>
+#endif
+
 /* int8 dot products (tq_dot_s8.c). Integer addition is exact, so the Cortex-M DSP path (SXTB16 + SMLAD, two
  * 16-bit MACs per instruction) returns the same sums as the portable loop. */
 int32_t tq_dot_s8(const int8_t *x, const int8_t *w, int32_t n);
@@ -55,12 +59,28 @@ static inline int8_t tq_output_s8(const tq_output_stage_t *q, int32_t channel, i
     return tq_channel_output_s8(&c, acc);
 }
 
+/* x clamped to int8, as tq_clamp(x, INT8_MIN, INT8_MAX): one SSAT where the core has it, which a compiler does not
+ * always find on its own. For output stages whose activation is as wide as int8 (none, or a ReLU with zero point
+ * -128). */
+static inline int8_t tq_saturate_s8(int32_t x)
+{
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
+    return (int8_t)__ssat(x, 8);
+#else
+    return (int8_t)tq_clamp(x, INT8_MIN, INT8_MAX);
+#endif
+}
+
 /* The larger of two accumulators: the fused max-pool of the convolutions (exact before requantisation, which is
  * monotonic where codegen fuses). */
 static inline int32_t tq_max_s32(int32_t a, int32_t b)
 {
     return a > b ? a : b;
 }
+
+/* exp() of the float32 kernels (tq_exp_f32.c): glibc's expf arithmetic, which TFLM's Python interpreter uses, on
+ * every target; newlib's expf on the Cortex-M4F rounds differently. */
+float tq_exp_f32(float x);
 
 /* Fused activation of the float32 kernels. */
 static inline float tq_clamp_f32(float x, tq_act_f32_t act)
@@ -78,39 +98,6 @@ static inline uint32_t tq_load_index(const void *array, uint8_t bytes, int32_t i
     default:
         return ((const uint32_t *)array)[i];
     }
-}
-
-#define TQ_CSR_ROW_DOT(index_type)                                                                         \
-    do {                                                                                                  \
-        const index_type *c = (const index_type *)m->col_idx + begin;                                     \
-        for (; v + 2 <= v_end; v += 2, c += 2) {                                                          \
-            acc += (int32_t)v[0] * (int32_t)x[c[0]] + (int32_t)v[1] * (int32_t)x[c[1]];                   \
-        }                                                                                                 \
-        if (v < v_end) {                                                                                  \
-            acc += (int32_t)v[0] * (int32_t)x[c[0]];                                                      \
-        }                                                                                                 \
-    } while (0)
-
-/* sum over row `row` of values[k] * x[col_idx[k]]: touches only the row's non-zeros. */
-static inline int32_t tq_csr_row_dot_s8(const tq_csr_t *m, int32_t row, const int8_t *x)
-{
-    const int32_t begin = (int32_t)tq_load_index(m->row_ptr, m->row_ptr_bytes, row);
-    const int32_t end = (int32_t)tq_load_index(m->row_ptr, m->row_ptr_bytes, row + 1);
-    const int8_t *v = m->values + begin;
-    const int8_t *const v_end = m->values + end;
-    int32_t acc = 0;
-    switch (m->col_idx_bytes) {
-    case 1:
-        TQ_CSR_ROW_DOT(uint8_t);
-        break;
-    case 2:
-        TQ_CSR_ROW_DOT(uint16_t);
-        break;
-    default:
-        TQ_CSR_ROW_DOT(uint32_t);
-        break;
-    }
-    return acc;
 }
 
 /* Extent of the padded input that the windows read: rows 0 .. (out_h - 1) * stride + (filter_h - 1) * dilation. */

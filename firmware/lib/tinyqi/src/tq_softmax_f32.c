@@ -1,8 +1,7 @@
 /* SOFTMAX float32 over the last axis: exp((x - max) * beta) / sum, as TFLM's reference. */
 #include <float.h>
-#include <math.h>
 
-#include "tinyqi.h"
+#include "tq_internal.h"
 
 void tq_softmax_f32(const tq_softmax_f32_params_t *params, const float *input, float *output)
 {
@@ -16,7 +15,7 @@ void tq_softmax_f32(const tq_softmax_f32_params_t *params, const float *input, f
         }
         float sum = 0.0f;
         for (int32_t c = 0; c < depth; ++c) {
-            out[c] = expf((in[c] - max) * params->beta);
+            out[c] = tq_exp_f32((in[c] - max) * params->beta);
             sum += out[c];
         }
         for (int32_t c = 0; c < depth; ++c) {

@@ -7,6 +7,9 @@
 
 #define SCALED_DIFF_INTEGER_BITS 5  /* exp() input: Q5.26 */
 #define ACCUMULATION_INTEGER_BITS 12 /* sum of exps: Q12.19 */
+/* Both passes need exp(diff) of every class; the first classes' values are kept (64 bytes of stack) rather than
+ * computed twice, which is most of the cost for a classifier's few classes. */
+#define SOFTMAX_KEPT_EXPS 16
 
 static int32_t mul(int32_t a, int32_t b)
 {
@@ -115,10 +118,15 @@ void tq_softmax_s8(const tq_softmax_s8_params_t *params, const int8_t *input, in
             max = in[c] > max ? in[c] : max;
         }
         int32_t sum_of_exps = 0; /* Q12 */
+        int32_t kept_exps[SOFTMAX_KEPT_EXPS];
         for (int32_t c = 0; c < depth; ++c) {
             const int32_t diff = in[c] - max;
             if (diff >= params->diff_min) {
-                sum_of_exps += tq_rounding_divide_by_pot(scaled_exp(params, diff), ACCUMULATION_INTEGER_BITS);
+                const int32_t e = scaled_exp(params, diff);
+                if (c < SOFTMAX_KEPT_EXPS) {
+                    kept_exps[c] = e;
+                }
+                sum_of_exps += tq_rounding_divide_by_pot(e, ACCUMULATION_INTEGER_BITS);
             }
         }
         /* 1 / sum_of_exps as a Q0 mantissa and a power of two. */
@@ -131,8 +139,8 @@ void tq_softmax_s8(const tq_softmax_s8_params_t *params, const int8_t *input, in
         for (int32_t c = 0; c < depth; ++c) {
             const int32_t diff = in[c] - max;
             if (diff >= params->diff_min) {
-                const int32_t unsat =
-                    tq_rounding_divide_by_pot(mul(shifted_scale, scaled_exp(params, diff)), exponent);
+                const int32_t e = c < SOFTMAX_KEPT_EXPS ? kept_exps[c] : scaled_exp(params, diff);
+                const int32_t unsat = tq_rounding_divide_by_pot(mul(shifted_scale, e), exponent);
                 out[c] = (int8_t)tq_clamp(unsat - 128, INT8_MIN, INT8_MAX);
             } else {
                 out[c] = INT8_MIN;
