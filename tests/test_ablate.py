@@ -82,6 +82,15 @@ def test_compress_writes_a_consumable_variant_from_a_sample_run(tmp_path):
     golden = np.load(variant / "golden.npz")
     assert golden["output"].dtype == np.int8 and len(golden["index"]) == len(golden["label"])
 
+    # structured: half the channels of every conv leave the int8 model, and the rest is pruned into CSR tables
+    r = run_cli("compress", str(run), "--method", "combined-channels", "--channel-sparsity", "0.5")
+    assert r.returncode == 0, r.stderr
+    variant = run / "variants" / "combined-channels"
+    model = load_tflite(variant / "model_int8.tflite")
+    filters = [model.tensor(op.inputs[1]).data.shape[0] for op in model.operators if op.op == "CONV_2D"]
+    assert filters == [4, 8, 12]
+    assert csr.read_tables(variant, model)
+
 
 def _dense_weight_tensors(model, tables):
     sparse = {t.tensor_index for t in tables}
