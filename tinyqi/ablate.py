@@ -5,8 +5,8 @@ dense int8; magnitude pruning (global and per-layer) and annealed QUBO pruning a
 pruning row-balanced; plain truncated SVD; annealed factorisation; the QINN hybrid; all combined; structured
 channel pruning by filter L1 norm and by the annealed channel QUBO; the QINN hybrid channel-pruned then pruned
 (combined-channels); and a control, the baseline only fine-tuned as long as the combined variant. Pruning, channel
-pruning, QINN, the combinations and the control run over every seed. Outputs: ablation.json {"rows": [...], "pruning_vs_seeds": {...}}, ablation.md and
-ablation_accuracy_vs_bytes.png.
+pruning, QINN, the combinations and the control run over every seed. Outputs: ablation.json {"rows": [...],
+"pruning_vs_seeds": {...}}, ablation.md and ablation_accuracy_vs_bytes.png.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from tinyqi.tflite_model import load_tflite
 
 PRUNING = ("magnitude-global", "magnitude-layer", "anneal-prune")
 CHANNELS = ("magnitude-channels", "anneal-channels")
-SEEDED = PRUNING + ("qinn", "combined", "finetune") + CHANNELS + ("combined-channels",)  # rows repeated over every seed (the others are deterministic enough)
+# Rows repeated over every seed (the others are deterministic enough).
+SEEDED = PRUNING + ("qinn", "combined", "finetune") + CHANNELS + ("combined-channels",)
 ROW_KEYS = ("variant", "accuracy", "macro_f1", "se_V", "se_S", "nonzero_weights", "weight_bytes", "effective_macs",
             "compress_seconds")
 

@@ -1,4 +1,5 @@
-"""`tinyqi compress RUN_DIR`: one compressed variant of a trained run (pruning, channel pruning, low-rank, QINN; see docs/compression.md)."""
+"""`tinyqi compress RUN_DIR`: one compressed variant of a trained run (pruning, channel pruning, low-rank, QINN;
+see docs/compression.md)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from tinyqi.compress.pipeline import METHODS
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Variant directory (default: RUN_DIR/variants/<method>[-rb][-s<seed>]).")
 @click.option("--data-dir", default=None, help="Data root (default: the data the run was trained on).")
-def command(run_dir, method, target_sparsity, channel_sparsity, weight_fraction, row_balanced, seed, tempering, out, data_dir):
+def command(run_dir, method, target_sparsity, channel_sparsity, weight_fraction, row_balanced, seed, tempering, out,
+            data_dir):
     """Compress the model of RUN_DIR and write a variant model directory."""
     from tinyqi.compress.pipeline import CompressOptions, compress, load_run, validate
     from tinyqi.ui import Ui

@@ -19,6 +19,8 @@ channel-wise layers only (pooling, global average pooling, activations), so the 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from tinyqi.compress import prune
@@ -59,17 +61,21 @@ def prunable_convs(model) -> dict[str, str]:
     return result
 
 
-def channel_counts(model, sparsity: float) -> dict[str, int]:
-    """Channels kept per prunable layer: round((1 - sparsity) * filters), at least one."""
+def kept_channels(filters: dict[str, int], sparsity: float) -> dict[str, int]:
+    """Channels each layer keeps (its filter count given): the same rounding as weight budgets (prune.keep_count);
+    a sparsity that would remove every channel of a layer is refused."""
     prune._check_sparsity(sparsity)
-    return {name: max(1, int(round((1 - sparsity) * model.get_layer(name).filters)))
-            for name in prunable_convs(model)}
+    kept = {name: prune.keep_count([count], sparsity) for name, count in filters.items()}
+    if min(kept.values(), default=1) < 1:
+        raise TinyqiError(f"--channel-sparsity {sparsity}: it would empty a layer; keep at least one channel each")
+    return kept
 
 
 def magnitude_channels(model, sparsity: float) -> dict[str, np.ndarray]:
     """Keep masks (bool per channel): the largest filter L1 norms of each layer."""
     keep = {}
-    for name, count in channel_counts(model, sparsity).items():
+    filters = {name: model.get_layer(name).filters for name in prunable_convs(model)}
+    for name, count in kept_channels(filters, sparsity).items():
         l1 = np.abs(model.get_layer(name).kernel.numpy()).sum(axis=(0, 1))
         mask = np.zeros(l1.size, dtype=bool)
         mask[np.argsort(-l1, kind="stable")[:count]] = True
@@ -105,11 +111,8 @@ def gate_saliency(model, xs: list[np.ndarray], y: np.ndarray, class_weight: dict
 
 def anneal_channels(sal: prune.Saliency, sparsity: float, opts: prune.AnnealOptions) -> dict[str, np.ndarray]:
     """Keep masks from the annealed channel QUBO, the same per-layer counts as the magnitude baseline."""
-    counts = {n: max(1, int(round((1 - sparsity) * g.shape[0]))) for n, g in sal.weights.items()}
-    if any(prune.keep_count([g.shape[0]], sparsity) != counts[n] for n, g in sal.weights.items()):
-        raise TinyqiError(f"--channel-sparsity {sparsity}: it would empty a layer; keep at least one channel each")
-    masks = prune.anneal_masks(sal, sparsity, prune.AnnealOptions(opts.sweeps, opts.replicas, opts.tempering,
-                                                                  "uniform", False, opts.seed))
+    kept_channels({n: g.shape[0] for n, g in sal.weights.items()}, sparsity)  # refuses emptying a layer
+    masks = prune.anneal_masks(sal, sparsity, replace(opts, allocation="uniform", row_balanced=False))
     return {n: m[:, 0] for n, m in masks.items()}
 
 

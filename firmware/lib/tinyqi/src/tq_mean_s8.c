@@ -43,7 +43,7 @@ static void sum4_s8(const int8_t *x, int32_t stride, int32_t rows, int32_t sums[
 static int8_t mean_output(const tq_mean_s8_params_t *p, int32_t sum)
 {
     const int32_t scaled = tq_requantize(sum - p->input_zero_point_sum, p->multiplier, p->shift);
-    return (int8_t)tq_clamp(scaled + p->output_offset, INT8_MIN, INT8_MAX);
+    return tq_saturate_s8(scaled + p->output_offset);
 }
 
 void tq_mean_s8(const tq_mean_s8_params_t *params, const int8_t *input, int8_t *output)
