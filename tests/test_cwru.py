@@ -12,6 +12,7 @@ import scipy.io
 from conftest import assert_one_line_error, run_cli
 from tinyqi.data import cwru
 from tinyqi.errors import TinyqiError
+from tinyqi.signal import vibration
 
 SHARED_COPY = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -105,11 +106,16 @@ def test_class_counts_and_labels(real, real_4class):
 
 @needs_real
 @pytest.mark.realdata
-def test_windows_are_the_normalised_recording(real):
+def test_windows_are_the_device_chain_of_the_recording(real):
+    """Model inputs = the device chain (tinyqi.signal.vibration) on the recording's sensor counts, int8 * 1/128:
+    within one int8 step of the float path they replaced ((x - mean) / 2 g clipped to [-1, 1])."""
     x = cwru.read_drive_end(REAL_ROOT / "cwru" / "108.mat", _rec(108))
     first_108 = real.x_test[0][14, :, 0]  # test windows follow file order: 97.mat's 14 come first
-    expected = np.clip((x[:1024] - x[:1024].mean()) / cwru.FULL_SCALE_G, -1, 1)
-    np.testing.assert_allclose(first_108, expected, atol=1e-6)
+    x8 = vibration.windows(vibration.counts_from_g(x[:1024]))[0]
+    np.testing.assert_array_equal(first_108, x8.astype(np.float32) / 128)
+    assert real.input_scale == vibration.INPUT_SCALE == 1 / 128
+    old = np.clip((x[:1024] - x[:1024].mean()) / vibration.FULL_SCALE_G, -1, 1)
+    np.testing.assert_allclose(first_108, old, atol=1 / 128)
 
 
 @needs_real
@@ -152,7 +158,10 @@ def test_sample_loads_through_the_same_split(sample):
     counts = sample.info["windows_per_file"]
     assert counts["97.mat"] == {"train": 157, "val": 4, "test": 14}  # 97.mat is bundled whole
     assert counts["108.mat"] == {"train": 0, "val": 0, "test": 24000 // 1024}  # first 2 s of a 3 HP file
-    assert np.abs(sample.x_train[0]).max() <= 1.0
+    assert np.abs(sample.x_train[0]).max() <= 1.0 and sample.input_scale == vibration.INPUT_SCALE
+    for x in (sample.x_train[0], sample.x_val[0], sample.x_test[0]):  # exact multiples of 1/128: int8 model inputs
+        steps = x * 128
+        assert np.array_equal(steps, np.round(steps)) and steps.min() >= -128 and steps.max() <= 127
 
 
 # ---------------------------------------------------------------- bad input (synthetic files)
@@ -211,6 +220,11 @@ def test_bad_recording_is_one_line_from_the_cli(synthetic_root, variables, needl
     _write_mat(synthetic_root, "105.mat", variables)
     assert_one_line_error(run_cli("train", "vibration", "--data-dir", str(synthetic_root), "--out",
                                   str(synthetic_root / "run")), needle)
+
+
+def test_window_that_is_not_a_power_of_two(synthetic_root):
+    with pytest.raises(TinyqiError, match=r"window 1000: the device's window mean is a shift; use a power of two"):
+        cwru.load_vibration_dataset(synthetic_root, window=1000)
 
 
 def test_window_longer_than_a_segment(synthetic_root):

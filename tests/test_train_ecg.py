@@ -8,7 +8,7 @@ import pytest
 from conftest import run_cli
 from tinyqi.tflite_model import load_tflite
 
-CONTRACT_FILES = ["model.keras", "model_int8.tflite", "metrics.json", "report.md", "confusion_int8.png"]
+CONTRACT_FILES = ["model.keras", "model_int8.tflite", "metrics.json", "report.md", "confusion_int8.png", "manifest.json"]
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +84,25 @@ def test_golden_vectors_are_tflm_outputs(two_runs):
     inputs = [g[f"input{k}"] for k in range(2)]
     assert len(set(g["label"].tolist())) >= 4
     np.testing.assert_array_equal(convert.run_tflm(tflite, inputs), g["output"])
+
+
+def test_model_inputs_are_the_chains_int8(two_runs):
+    from tinyqi.signal import ecg
+
+    out = two_runs[0][0]
+    model = load_tflite(out / "model_int8.tflite")
+    for i in model.inputs:
+        t = model.tensor(i)
+        assert float(t.scale[0]) == pytest.approx(ecg.INPUT_SCALE, rel=1e-6) and int(t.zero_point[0]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["dataset"]["beats"] == "detected" and m["dataset"]["test_detection"]["se"] > 0.99
+    assert {"N", "S", "V"} <= set(m["int8_device"]["per_class"]) and "232" in m["int8_device"]["per_record"]
+
+
+def test_fiducial_shifts_are_scored(two_runs):
+    out = two_runs[0][0]
+    result = run_cli("robust", str(out), "--shifts", "-2,0,2")
+    assert result.returncode == 0, result.stderr
+    shifts = json.loads((out / "robustness.json").read_text())["shifts"]
+    m = json.loads((out / "metrics.json").read_text())
+    assert set(shifts) == {"-2", "0", "2"} and shifts["0"]["macro_f1"] == m["int8"]["macro_f1"]

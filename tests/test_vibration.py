@@ -13,6 +13,7 @@ from conftest import assert_one_line_error, run_cli
 from tinyqi import lolo
 from tinyqi.compress import storage
 from tinyqi.errors import TinyqiError
+from tinyqi.manifest import write_manifest
 from tinyqi.tflite_model import load_tflite
 
 WEIGHT_BYTES_TARGET = 8 * 1024  # issue 6: int8 weights of the vibration QINN under 8 KB
@@ -54,6 +55,7 @@ def _fake_folds(run, out):
         m["dataset"]["split"] = f"lolo:{load}"
         m["int8"]["accuracy"] = 0.9 + load / 100
         (fold / "metrics.json").write_text(json.dumps(m))
+        write_manifest(fold, "train")
     return m
 
 

@@ -34,15 +34,21 @@ def batch1_clone(model):
     return clone
 
 
-def to_int8_tflite(model, representative: list[np.ndarray], max_samples: int = 500) -> bytes:
+def to_int8_tflite(model, representative: list[np.ndarray], max_samples: int = 500,
+                   input_scale: float | None = None) -> bytes:
     """Full-integer int8 conversion (int8 inputs and outputs), calibrated on `max_samples` rows drawn evenly
-    (fixed seed) from the whole representative set: datasets are ordered by record, the first rows are not."""
+    (fixed seed) from the whole representative set: datasets are ordered by record, the first rows are not.
+
+    `input_scale`: every input gets exactly this scale and zero point 0, for inputs that a device computes as
+    int8 already (the ECG chain): the float inputs are then multiples of the scale in [-128, 127] steps."""
     import tensorflow as tf
 
     model1 = batch1_clone(model)
     rows = np.random.default_rng(0).permutation(len(representative[0]))[:max_samples]
     representative = [x[np.sort(rows)] for x in representative]
-    n = len(rows)
+    if input_scale is not None:
+        representative = [_with_full_range_row(x, input_scale) for x in representative]
+    n = len(representative[0])
 
     names = [t.name.split(":")[0] for t in model1.inputs]
 
@@ -58,8 +64,27 @@ def to_int8_tflite(model, representative: list[np.ndarray], max_samples: int = 5
     converter.inference_output_type = tf.int8
     tflite = _convert(converter)
     check_tflm_compatible(parse_tflite(tflite))
+    if input_scale is not None:
+        _check_input_scale(parse_tflite(tflite), input_scale)
     keras_input_positions(parse_tflite(tflite))  # fails early when inputs cannot be matched
     return tflite
+
+
+def _with_full_range_row(x: np.ndarray, scale: float) -> np.ndarray:
+    """The calibration rows plus a copy of the first with one element at each end of the int8 range: the
+    converter then calibrates the input to exactly [-128, 127] * scale, i.e. that scale and zero point 0."""
+    extra = x[:1].copy().reshape(1, -1)
+    extra[0, 0], extra[0, 1] = -128 * scale, 127 * scale
+    return np.concatenate([x, extra.reshape((1,) + x.shape[1:])])
+
+
+def _check_input_scale(model: TfliteModel, scale: float) -> None:
+    for i in model.inputs:
+        t = model.tensor(i)
+        if not np.isclose(float(t.scale[0]), scale, rtol=1e-6, atol=0) or int(t.zero_point[0]) != 0:
+            raise TinyqiError(f"input tensor '{t.name}': quantised with scale {float(t.scale[0]):g} and zero point "
+                              f"{int(t.zero_point[0])}, the device computes int8 with scale {scale:g} and zero point "
+                              "0; internal error: report it")
 
 
 def to_float_tflite(model) -> bytes:
@@ -70,7 +95,7 @@ def to_float_tflite(model) -> bytes:
 
 def _convert(converter) -> bytes:
     try:
-        with _native_output_silenced():
+        with native_output_silenced():
             return bytes(converter.convert())
     except Exception as exc:  # the converter's own message names the unsupported layer/op
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -78,8 +103,9 @@ def _convert(converter) -> bytes:
 
 
 @contextmanager
-def _native_output_silenced():
-    """The converter prints pages of signatures and C++ log lines straight to fds 1/2; users see progress instead."""
+def native_output_silenced():
+    """TensorFlow's C++ code (the converter, the libraries as they load) prints pages of signatures and absl log
+    lines straight to fds 1/2; users see progress instead."""
     import sys
 
     sys.stdout.flush()
@@ -131,6 +157,12 @@ def keras_input_positions(model: TfliteModel) -> list[int]:
 
 def quantize_input(tensor: Tensor, x: np.ndarray) -> np.ndarray:
     """The single float -> int8 input quantisation every consumer uses (see docs/architecture.md)."""
+    if tensor.dtype != np.int8 or tensor.scale.size == 0:
+        raise TinyqiError(f"input tensor '{tensor.name}': {np.dtype(tensor.dtype).name} without int8 quantisation; "
+                          "give the full-integer int8 model (model_int8.tflite)")
+    if not np.all(np.isfinite(x)):  # NaN would become an int8 0 without a word
+        raise TinyqiError(f"input tensor '{tensor.name}': {int(np.count_nonzero(~np.isfinite(x)))} NaN/Inf input "
+                          "values; remove or repair those samples")
     scale, zero_point = float(tensor.scale[0]), int(tensor.zero_point[0])
     return np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)
 
@@ -139,13 +171,38 @@ def dequantize(tensor: Tensor, q: np.ndarray) -> np.ndarray:
     return (q.astype(np.float32) - int(tensor.zero_point[0])) * float(tensor.scale[0])
 
 
+def model_inputs(model: TfliteModel, xs: list[np.ndarray]) -> list[np.ndarray]:
+    """Float arrays in Keras input order -> the same values in the model's input shapes, in .tflite input order,
+    after checking they fit: one array per input, as many rows in each, the input's size per row."""
+    if len(xs) != len(model.inputs):
+        raise TinyqiError(f"model has {len(model.inputs)} inputs but {len(xs)} arrays were given; use the test "
+                          "set of the run this model comes from")
+    row_count(xs)
+    arrays = []
+    for index, position in zip(model.inputs, keras_input_positions(model)):
+        t = model.tensor(index)
+        x = np.asarray(xs[position]) if position < len(xs) else None
+        if x is None or x.ndim == 0 or x[0].size != int(np.prod(t.shape[1:])):
+            given = "none" if x is None else f"{x.shape[1:]}" if x.ndim else "a scalar"
+            raise TinyqiError(f"input tensor '{t.name}': takes {t.shape[1:]} per sample, the data gives {given}; "
+                              "use the test set of the run this model comes from")
+        arrays.append(x.reshape((len(x),) + t.shape[1:]))
+    return arrays
+
+
+def row_count(xs: list[np.ndarray]) -> int:
+    """The number of samples, the same in every input array: an input with fewer rows would leave the interpreters
+    running later samples on stale inputs."""
+    rows = {len(x) for x in xs}
+    if len(rows) != 1:
+        raise TinyqiError(f"the input arrays have {', '.join(map(str, sorted(rows))) or 'no'} rows; every input "
+                          "needs one row per sample")
+    return rows.pop()
+
+
 def quantize_inputs(model: TfliteModel, xs: list[np.ndarray]) -> list[np.ndarray]:
     """Float arrays in Keras input order -> int8 arrays in .tflite input order (what TFLM and C take)."""
-    if len(xs) != len(model.inputs):
-        raise TinyqiError(f"model has {len(model.inputs)} inputs but {len(xs)} arrays were given")
-    positions = keras_input_positions(model)
-    return [quantize_input(model.tensor(i), xs[p].reshape((-1,) + model.tensor(i).shape[1:]))
-            for i, p in zip(model.inputs, positions)]
+    return [quantize_input(model.tensor(i), x) for i, x in zip(model.inputs, model_inputs(model, xs))]
 
 
 def run_litert_ref(tflite: bytes, xs: list[np.ndarray]) -> np.ndarray:
@@ -157,7 +214,7 @@ def run_litert_ref(tflite: bytes, xs: list[np.ndarray]) -> np.ndarray:
     ins = it.get_input_details()
     out = it.get_output_details()[0]
     rows = []
-    for i in range(len(xs[0])):
+    for i in range(row_count(xs)):
         for d, x in zip(ins, xs):
             it.set_tensor(d["index"], x[i : i + 1])
         it.invoke()
@@ -171,7 +228,7 @@ def run_tflm(tflite: bytes, xs: list[np.ndarray]) -> np.ndarray:
 
     it = runtime.Interpreter.from_bytes(tflite, arena_size=TFLM_ARENA_BYTES)
     rows = []
-    for i in range(len(xs[0])):
+    for i in range(row_count(xs)):
         for k, x in enumerate(xs):
             it.set_input(x[i : i + 1], k)
         it.invoke()

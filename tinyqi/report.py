@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyqi.files import atomic_path, write_text
+
 
 def confusion_png(path: Path, cm: list[list[int]], class_names: list[str], title: str) -> None:
     import matplotlib
@@ -24,7 +26,8 @@ def confusion_png(path: Path, cm: list[list[int]], class_names: list[str], title
     ax.set_ylabel("reference")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, metadata={"Software": None})  # no version/time stamp: same run, same bytes
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, metadata={"Software": None})  # no version/time stamp: same run, same bytes
     plt.close(fig)
 
 
@@ -36,6 +39,24 @@ def metrics_table(metrics: dict, class_names: list[str]) -> list[str]:
         cells = [f"{m['per_class'][c]['se']:.3f} | {m['per_class'][c]['ppv']:.3f}" for c in class_names]
         lines.append(f"| {kind} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | " + " | ".join(cells) + " |")
     return lines
+
+
+def device_section(metrics: dict, class_names: list[str]) -> list[str]:
+    """ECG: what the device does end to end, beats it missed and false detections included."""
+    device, ds = metrics.get("int8_device"), metrics["dataset"]
+    if device is None:
+        return []
+    det = ds["test_detection"]
+    cells = [f"{device['per_class'][c]['se']:.3f} | {device['per_class'][c]['ppv']:.3f}" for c in class_names]
+    return ["## The device job (beats found by the device's own detector)", "",
+            f"Beats source: {ds['beats']} ({ds['chain']}).", "",
+            f"QRS detection on the test records: Se {det['se']:.4f}, +P {det['ppv']:.4f} "
+            f"({det['tp']} found, {det['fn']} missed, {det['fp']} false).", "",
+            "| int8, EC57 beat by beat | macro-F1 | macro-F1 N/S/V | "
+            + " | ".join(f"Se {c} | +P {c}" for c in class_names) + " |",
+            "|---|---|---|" + "---|---|" * len(class_names),
+            f"| missed beats count against their class, false detections as positives | {device['macro_f1']:.4f} | "
+            f"{device['macro_f1_nsv']:.4f} | " + " | ".join(cells) + " |", ""]
 
 
 def write_report(run_dir: Path, metrics: dict, class_names: list[str]) -> Path:
@@ -62,7 +83,6 @@ def write_report(run_dir: Path, metrics: dict, class_names: list[str]) -> Path:
         f"{lr['accuracy']:.4f}, macro-F1 {lr['macro_f1']:.4f}): they round FULLY_CONNECTED once in double precision "
         f"where TFLM rounds twice in fixed point.", "",
         "![int8 confusion matrix](confusion_int8.png)", "",
+        *device_section(metrics, class_names),
     ]
-    path = run_dir / "report.md"
-    path.write_text("\n".join(lines))
-    return path
+    return write_text(run_dir / "report.md", "\n".join(lines))

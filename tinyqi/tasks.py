@@ -22,15 +22,22 @@ class Task:
     sample_kind: str  # what the bundled sample is, for the loud notice
     batch_size: int = 256
     label_sets: tuple[str, ...] = ()  # choices of `--labels` (the loader's `labels=`); empty: one fixed set
+    beat_sources: tuple[str, ...] = ()  # choices of `--beats` (the loader's `beats=`); empty: not a beat task
 
-    def load_options(self, labels: str | None) -> dict:
+    def load_options(self, labels: str | None, beats: str | None = None) -> dict:
         """Keyword arguments for `load` beyond data_dir/sample/split."""
-        if labels is None:
-            return {}
-        if labels not in self.label_sets:
-            choices = ", ".join(self.label_sets) or "none: it has one fixed label set"
-            raise TinyqiError(f"--labels {labels}: not a label set of the {self.name} task ({choices})")
-        return {"labels": labels}
+        options = {}
+        if labels is not None:
+            if labels not in self.label_sets:
+                choices = ", ".join(self.label_sets) or "none: it has one fixed label set"
+                raise TinyqiError(f"--labels {labels}: not a label set of the {self.name} task ({choices})")
+            options["labels"] = labels
+        if beats is not None:
+            if beats not in self.beat_sources:
+                choices = ", ".join(self.beat_sources) or "none: it is not a beat task"
+                raise TinyqiError(f"--beats {beats}: not a beat source of the {self.name} task ({choices})")
+            options["beats"] = beats
+        return options
 
 
 def _build_ecg_qinn(input_shapes, n_classes: int):
@@ -45,7 +52,8 @@ def _ecg() -> Task:
 
     return Task("ecg", "mitdb", load_ecg_dataset, build_ecg_cnn, _build_ecg_qinn, epochs=30, quick_epochs=4,
                 default_split="inter-patient",
-                sample_kind="12 six-minute MIT-BIH excerpts (6 DS1 records train, 6 DS2 records test)")
+                sample_kind="12 six-minute MIT-BIH excerpts (6 DS1 records train, 6 DS2 records test)",
+                beat_sources=("detected", "annotated"))
 
 
 def _vibration() -> Task:

@@ -2,10 +2,11 @@
 
 Dataset card, condition table and the measurements behind every choice here: datasets/cwru/README.md.
 
-- Model input: one float32 array `(N, window, 1)`: drive-end acceleration with the window's own mean removed,
-  divided by a fixed full scale in g and clipped to [-1, 1] (what an accelerometer set to +-2 g delivers).
-  No per-window gain: amplitude is part of the fault signature, and a fixed scale is one multiply-shift on the
-  device.
+- Model input: what the device computes (tinyqi.signal.vibration, the integer reference of the C chain): each
+  recording in g becomes the counts of a +-2 g 16-bit accelerometer (saturated at its range), every window loses
+  its own mean and is scaled to int8 with a fixed full scale of 2 g; the float model trains on int8 * INPUT_SCALE
+  (exact), one float32 array `(N, window, 1)`, and the int8 model's input quantisation is exactly that scale with
+  zero point 0, so the device's ints are its inputs. No per-window gain: amplitude is part of the fault signature.
 - Splits by motor load: every fault recording lies wholly on the train side or wholly on the test side. The only
   normal recording (97.mat, 0 HP) is split by time instead: train block first, test block last.
 - Validation comes from the train side only: the tail of every train-side segment. Windows never cross a cut.
@@ -25,14 +26,14 @@ from tinyqi.data import store
 from tinyqi.data.dataset import Dataset
 from tinyqi.errors import TinyqiError
 from tinyqi.files import write_npz
+from tinyqi.signal import vibration as chain
 
 NAME = "cwru"
 BASE_URL = "https://engineering.case.edu/sites/default/files/"
 SAMPLE_PATH = store.REPO_DATASETS / NAME / "sample.npz"
 
-RATE_HZ = 12_000  # the model rate: every fault file is 12 kHz drive end
-WINDOW = 1024  # 85 ms: ~2.5 shaft turns, ~9 outer-race impacts; a power of two, so the device's mean is a shift
-FULL_SCALE_G = 2.0  # int8 step 2 g / 128 = 0.016 g: the quietest class (normal, std 0.073 g) keeps ~5 steps rms
+RATE_HZ = chain.RATE_HZ  # the model rate: every fault file is 12 kHz drive end
+WINDOW = chain.WINDOW  # 85 ms: ~2.5 shaft turns, ~9 outer-race impacts; a power of two, so the mean is a shift
 VAL_FRACTION = 0.10  # tail of each train-side segment
 NORMAL_TEST_FRACTION = 0.25  # last quarter of 97.mat, as one load in four is held out for the fault classes
 SAMPLE_SECONDS = 2.0  # kept from the start of every fault recording in the bundled sample
@@ -104,9 +105,11 @@ class Segment:
     start: int
     stop: int
 
+    def hop(self, window: int) -> int:
+        return train_stride(window) if self.role == "train" else window
+
     def window_starts(self, window: int) -> range:
-        stride = train_stride(window) if self.role == "train" else window
-        return range(self.start, self.stop - window + 1, stride)
+        return range(self.start, self.stop - window + 1, self.hop(window))
 
 
 def train_stride(window: int) -> int:
@@ -219,15 +222,16 @@ def _train_side(rec: Recording, start: int, stop: int) -> list[Segment]:
     return [Segment(rec, "train", start, val_start), Segment(rec, "val", val_start, stop)]
 
 
-def normalise(windows: np.ndarray) -> np.ndarray:
-    """Remove each window's mean (sensor offset, which differs by recording), fixed scale to [-1, 1], float32."""
-    centred = windows - windows.mean(axis=1, keepdims=True)
-    return np.clip(centred / FULL_SCALE_G, -1.0, 1.0).astype(np.float32)
+def test_segment(rec: Recording, n: int, test_load: int) -> Segment | None:
+    """The test-side stretch of one recording of `n` model-rate samples when `test_load` is held out (a fault
+    recording at that load whole, the last NORMAL_TEST_FRACTION of 97.mat), or None: all of it trains."""
+    return next((seg for seg in _segments_of(rec, n, test_load) if seg.role == "test"), None)
 
 
-def cut_windows(signal: np.ndarray, seg: Segment, window: int) -> np.ndarray:
-    starts = np.asarray(seg.window_starts(window))
-    return signal[starts[:, None] + np.arange(window)[None, :]]
+def segment_windows(counts: np.ndarray, seg: Segment, window: int) -> np.ndarray:
+    """The device chain's int8 windows of one segment: the device streaming the segment's samples from its first,
+    a window every hop samples (the windows of seg.window_starts)."""
+    return chain.windows(counts[seg.start:seg.stop], hop=seg.hop(window), window=window)
 
 
 # ---------------------------------------------------------------- the task loader
@@ -242,14 +246,17 @@ def load_vibration_dataset(data_dir=None, *, sample: bool = False, split: str = 
                           "(normal, IR, B, OR)")
     if window < 2:
         raise TinyqiError(f"window {window}: too short; use at least 2 samples (default {WINDOW})")
+    if window & (window - 1) or window > 1 << 16:
+        raise TinyqiError(f"window {window}: the device's window mean is a shift; use a power of two up to 65536 "
+                          f"(default {WINDOW})")
     raw = read_sample() if sample else read_recordings(data_dir)
-    signals = {r.number: to_model_rate(raw[r.number], r.rate_hz) for r in RECORDINGS}
-    segments = plan_segments({n: len(s) for n, s in signals.items()}, test_load, window)
+    counts = {r.number: chain.counts_from_g(to_model_rate(raw[r.number], r.rate_hz)) for r in RECORDINGS}
+    segments = plan_segments({n: len(c) for n, c in counts.items()}, test_load, window)
     parts = {role: ([], []) for role in ROLES}
     per_file = {r.file: dict.fromkeys(ROLES, 0) for r in RECORDINGS}
     for seg in segments:
-        windows = normalise(cut_windows(signals[seg.recording.number], seg, window))
-        parts[seg.role][0].append(windows[..., None])
+        windows = chain.model_inputs(segment_windows(counts[seg.recording.number], seg, window))
+        parts[seg.role][0].append(windows)
         parts[seg.role][1].append(np.full(len(windows), seg.recording.label(labels), dtype=np.int64))
         per_file[seg.recording.file][seg.role] += len(windows)
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = (
@@ -267,11 +274,14 @@ def load_vibration_dataset(data_dir=None, *, sample: bool = False, split: str = 
         "window": window,
         "train_stride": train_stride(window),
         "sample_rate_hz": RATE_HZ,
-        "full_scale_g": FULL_SCALE_G,
+        "full_scale_g": chain.FULL_SCALE_G,
+        "counts_per_g": chain.COUNTS_PER_G,
+        "input_scale": chain.INPUT_SCALE,
         "windows_per_file": per_file,
         "notes": _notes(sample),
     }
-    return Dataset(CLASS_NAMES[labels], [x_train], y_train, [x_val], y_val, [x_test], y_test, info)
+    return Dataset(CLASS_NAMES[labels], [x_train], y_train, [x_val], y_val, [x_test], y_test, info,
+                   input_scale=chain.INPUT_SCALE)
 
 
 def _notes(sample: bool) -> str:

@@ -23,6 +23,12 @@ class Dataset:
     x_test: list[np.ndarray]
     y_test: np.ndarray
     info: dict = field(default_factory=dict)
+    # Task-specific scoring beyond the labelled test rows (ECG: inputs of the false detections, missed beats per
+    # class), so reports can score what the device does, not only the rows that have a label.
+    scoring: dict | None = None
+    # The int8 input scale when the device computes the model's inputs as int8 itself (zero point 0); None: the
+    # converter calibrates it.
+    input_scale: float | None = None
 
     @property
     def input_shapes(self) -> list[tuple[int, ...]]:

@@ -1,4 +1,5 @@
-"""The ECG task's dataset: MIT-BIH beats in the inter-patient split (default) or an explicit intra-patient one.
+"""The ECG task's dataset: MIT-BIH beats as the device's chain finds and describes them, in the inter-patient
+split (default) or an explicit intra-patient one.
 
 Sources: the full database in `<data root>/mitdb/` (see store.py), or the small bundled sample
 `datasets/mitdb/sample.npz` (real MIT-BIH excerpts, made by scripts/make-mitdb-sample) when asked for.
@@ -13,54 +14,84 @@ import numpy as np
 from tinyqi.data import mitdb, store
 from tinyqi.data.dataset import Dataset
 from tinyqi.errors import TinyqiError
+from tinyqi.signal import ecg as chain
+from tinyqi.signal.match import se_ppv
 
 SAMPLE_FILE = store.REPO_DATASETS / "mitdb" / "sample.npz"
 # Validation comes from DS1 only (whole records), so DS2 never influences training or model selection.
 VALIDATION_RECORDS = ["118", "223"]
 SPLITS = ("inter-patient", "intra-patient")
+CHAIN_NOTE = ("device chain on raw samples (tinyqi.signal.ecg): causal integer filters, QRS detector, beats "
+              "matched to the annotations within 150 ms for labels only")
+ANNOTATED_NOTE = ("COMPARISON ONLY: the device chain's features at the annotated R-peak positions, not at the "
+                  "detector's; not what a device computes")
 PHYSIONET_URL = "https://physionet.org/files/mitdb/1.0.0/"
 
 
-def load_ecg_dataset(data_dir=None, *, sample: bool = False, split: str = "inter-patient") -> Dataset:
+def load_ecg_dataset(data_dir=None, *, sample: bool = False, split: str = "inter-patient",
+                     beats: str = "detected", shift: int = 0) -> Dataset:
+    """Model inputs as the device's chain computes them; `beats="annotated"` is the labelled comparison on the
+    reference beat positions (mitdb.py). `shift` moves every fiducial (the robustness check)."""
     if split not in SPLITS:
         raise TinyqiError(f"split '{split}' is unknown; use one of {', '.join(SPLITS)}")
-    if sample:
-        records = _sample_records()
-        where = f"bundled sample {SAMPLE_FILE.name}"
-    else:
-        folder = store.dataset_dir("mitdb", data_dir)
-        if not folder.is_dir():
-            raise TinyqiError(f"{folder}: no MIT-BIH copy there; run `tinyqi data fetch mitdb` (or --from DIR), "
-                              "or pass --data-dir / set TINYQI_DATA")
-        names = mitdb.DS1 + mitdb.DS2
-        records = {n: mitdb.read_wfdb_record(folder, n) for n in names}
-        where = str(folder)
-    beats = {name: mitdb.extract_beats(rec) for name, rec in records.items()}
+    records, where = load_records(data_dir, sample=sample)
+    per_record = {name: mitdb.extract_beats(rec, beats, shift) for name, rec in records.items()}
     if split == "inter-patient":
-        train_names = [n for n in mitdb.DS1 if n in beats and n not in VALIDATION_RECORDS]
-        val_names = [n for n in VALIDATION_RECORDS if n in beats]
-        test_names = [n for n in mitdb.DS2 if n in beats]
-        train, val, test = (mitdb.concat_beats([beats[n] for n in names])
+        train_names = [n for n in mitdb.DS1 if n in per_record and n not in VALIDATION_RECORDS]
+        val_names = [n for n in VALIDATION_RECORDS if n in per_record]
+        test_names = [n for n in mitdb.DS2 if n in per_record]
+        train, val, test = (mitdb.concat_beats([per_record[n] for n in names])
                             for names in (train_names, val_names, test_names))
         notes = ("de Chazal 2004 inter-patient: train DS1 (less validation records "
                  f"{', '.join(val_names)}), test DS2; paced records excluded")
     else:
-        train, val, test = _intra_patient(mitdb.concat_beats(list(beats.values())))
+        train, val, test = _intra_patient(mitdb.concat_beats(list(per_record.values())))
         notes = "intra-patient (beats of every record on both sides; optimistic, not comparable to inter-patient)"
+    train, val = (mitdb.select(part, part.label >= 0) for part in (train, val))  # false detections have no label
+    test_matched = test.label >= 0
     info = {
         "name": "mitdb",
         "split": split,
         "sample": sample,
         "source": where,
+        "beats": beats,
+        "fiducial_shift": shift,
+        "chain": CHAIN_NOTE if beats == "detected" else ANNOTATED_NOTE,
         "train_beats": int(len(train.label)),
         "val_beats": int(len(val.label)),
-        "test_beats": int(len(test.label)),
+        "test_beats": int(np.count_nonzero(test_matched)),
+        "test_false_detections": int(np.count_nonzero(~test_matched)),
+        "test_missed_beats": dict(zip(mitdb.CLASSES, test.missed.tolist())),
+        "test_detection": se_ppv(test.detection),
         "train_records": sorted(set(train.record.tolist())),
         "test_records": sorted(set(test.record.tolist())),
         "notes": notes,
     }
-    return Dataset(mitdb.CLASSES, [train.waveform, train.rr], train.label, [val.waveform, val.rr], val.label,
-                   [test.waveform, test.rr], test.label, info)
+    false = mitdb.select(test, ~test_matched)
+    scoring = {"false_inputs": model_inputs(false), "missed": test.missed,
+               "record": test.record[test_matched], "false_record": false.record}
+    test = mitdb.select(test, test_matched)
+    return Dataset(mitdb.CLASSES, model_inputs(train), train.label, model_inputs(val), val.label,
+                   model_inputs(test), test.label, info, scoring, chain.INPUT_SCALE)
+
+
+def model_inputs(beats: mitdb.Beats) -> list[np.ndarray]:
+    """The chain's int8 values as the float model sees them: exact multiples of the input scale (1/32), so the
+    int8 model's input quantisation (scale 1/32, zero point 0) gives back the chain's ints."""
+    return [beats.x0.astype(np.float32) * chain.INPUT_SCALE, beats.x1.astype(np.float32) * chain.INPUT_SCALE]
+
+
+def load_records(data_dir=None, *, sample: bool = False, names=None,
+                 any_lead: bool = False) -> tuple[dict[str, mitdb.Record], str]:
+    """The records `names` (default: DS1 + DS2) of the database, or every record of the bundled sample.
+    `any_lead`: see mitdb.read_wfdb_record."""
+    if sample:
+        return _sample_records(), f"bundled sample {SAMPLE_FILE.name}"
+    folder = store.dataset_dir("mitdb", data_dir)
+    if not folder.is_dir():
+        raise TinyqiError(f"{folder}: no MIT-BIH copy there; run `tinyqi data fetch mitdb` (or --from DIR), "
+                          "or pass --data-dir / set TINYQI_DATA")
+    return {n: mitdb.read_wfdb_record(folder, n, any_lead) for n in names or mitdb.DS1 + mitdb.DS2}, str(folder)
 
 
 def _intra_patient(all_beats: mitdb.Beats, seed: int = 0):
@@ -68,8 +99,7 @@ def _intra_patient(all_beats: mitdb.Beats, seed: int = 0):
     order = rng.permutation(len(all_beats.label))
     n_test, n_val = len(order) // 2, len(order) // 10
     parts = (order[n_test + n_val :], order[n_test : n_test + n_val], order[:n_test])
-    return [mitdb.Beats(all_beats.waveform[p], all_beats.rr[p], all_beats.label[p], all_beats.record[p])
-            for p in parts]
+    return [mitdb.select(all_beats, p) for p in parts]
 
 
 def _sample_records() -> dict[str, mitdb.Record]:
@@ -78,8 +108,8 @@ def _sample_records() -> dict[str, mitdb.Record]:
     except OSError:
         raise TinyqiError(f"{SAMPLE_FILE}: the bundled sample is missing; restore it from the repository") from None
     names = [str(n) for n in z["records"]]
-    return {n: mitdb.Record(n, z[f"{n}.adc"].astype(np.float64) / float(z["gain"]),
-                            z[f"{n}.ann_sample"], z[f"{n}.ann_symbol"].astype(str)) for n in names}
+    return {n: mitdb.Record(n, z[f"{n}.adc"].astype(np.int16), z[f"{n}.ann_sample"], z[f"{n}.ann_symbol"].astype(str))
+            for n in names}
 
 
 def fetch_mitdb(from_dir=None, data_dir=None, progress=None) -> Path:

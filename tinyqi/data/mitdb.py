@@ -1,15 +1,13 @@
-"""MIT-BIH Arrhythmia Database -> beats for inter-patient arrhythmia classification (AAMI EC57 classes).
+"""MIT-BIH Arrhythmia Database -> beats as the device finds and describes them (AAMI EC57 classes).
 
-Pipeline per record (lead MLII, 360 Hz):
-  1. band-pass 0.5-40 Hz (2nd-order Butterworth, zero-phase): removes baseline wander and mains/EMG noise;
-  2. decimate to 180 Hz (every 2nd sample; the signal is already band-limited to 40 Hz);
-  3. one beat per annotated beat symbol: a window of BEFORE + AFTER samples around the R peak (0.25 s before,
-     0.46 s after), mean removed, in mV;
-  4. RR context from all beat annotations, as ratios to this patient's own rhythm (absolute intervals do not
-     transfer between patients): pre-RR and post-RR over the local RR (mean of the last 10 pre-RRs), pre-RR,
-     post-RR and local RR over the average RR of the previous 5 minutes (causal). Supraventricular beats are
-     recognised by their timing far more than by their shape.
-Beats without a previous and next beat (record edges) or whose window leaves the record are dropped.
+Per record: the raw lead-MLII ADC samples (counts minus the ADC zero, 360 Hz, 200 counts/mV, all read from the
+record's header and checked) go through the device's own causal integer chain (tinyqi.signal.ecg: filters, QRS
+detector, fiducial point, beat window, running template, RR ratios). The model's inputs are exactly what that chain
+computes. Annotations are used for labels and scoring only: each detected beat is matched to a reference beat
+within 150 ms (EC57); unmatched detections are false detections, unmatched reference beats missed beats.
+
+`beats="annotated"` runs the same chain stages on the reference R-peak positions instead of the detector's: the
+labelled comparison with the annotated-beat figures of the literature, never the device's figures.
 """
 
 from __future__ import annotations
@@ -18,19 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import signal
 
 from tinyqi.errors import TinyqiError
+from tinyqi.signal import ecg as chain
+from tinyqi.signal import match
 
-FS = 360
-DECIMATION = 2
-BEFORE, AFTER = 45, 83  # samples at 180 Hz around the R peak: 0.25 s + 0.46 s = 128 samples
-WINDOW = BEFORE + AFTER
-# Channel 1 is the beat minus the mean of the previous TEMPLATE_BEATS windows (causal, cheap on a device): it
-# shows how a beat differs from this patient's usual beat, which transfers across patients better than raw shape.
-TEMPLATE_BEATS = 16
-CHANNELS = 2
-RR_FEATURES = ["pre_over_local", "post_over_local", "pre_over_avg", "post_over_avg", "local_over_avg"]
 CLASSES = ["N", "S", "V", "F", "Q"]
 # AAMI EC57 mapping of MIT-BIH beat symbols; every other annotation (rhythm, noise, comments) is not a beat.
 AAMI = {
@@ -47,24 +37,37 @@ DS2 = ["100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "21
        "221", "222", "228", "231", "232", "233", "234"]
 PACED = ["102", "104", "107", "217"]
 ALL_RECORDS = sorted(DS1 + DS2 + PACED)
-LOCAL_BEATS = 10
-AVERAGE_SECONDS = 300.0
+BEAT_SOURCES = ("detected", "annotated")
+LEAD = "MLII"
+# The WFDB "invalid sample" value of each storage format (lead off, ADC fault).
+_INVALID_DIGITAL = {"212": -2048, "16": -32768, "80": -128}
+_BITS_PER_SAMPLE = {"212": 12, "16": 16, "80": 8}
 
 
 @dataclass
 class Record:
     name: str
-    signal_mv: np.ndarray  # lead MLII at FS
-    ann_sample: np.ndarray  # annotation positions (samples at FS)
+    adc: np.ndarray  # int16: lead MLII, counts minus the ADC zero, chain.INVALID where the record has no value
+    ann_sample: np.ndarray  # annotation positions (input samples)
     ann_symbol: np.ndarray  # annotation symbols (str)
+
+    def reference_beats(self) -> tuple[np.ndarray, np.ndarray]:
+        """Positions and AAMI class indices of the annotated beats."""
+        is_beat = np.array([s in AAMI for s in self.ann_symbol], dtype=bool)
+        labels = np.array([CLASSES.index(AAMI[s]) for s in self.ann_symbol[is_beat]], dtype=np.int64)
+        return np.asarray(self.ann_sample)[is_beat].astype(np.int64), labels
 
 
 @dataclass
 class Beats:
-    waveform: np.ndarray  # (n, WINDOW, 1) float32, mV
-    rr: np.ndarray  # (n, len(RR_FEATURES)) float32
-    label: np.ndarray  # (n,) int index into CLASSES
-    record: np.ndarray  # (n,) record name of each beat
+    """The described beats of one or more records, and what scoring needs about the rest."""
+    x0: np.ndarray  # (n, WINDOW, 2) int8: beat, beat minus template
+    x1: np.ndarray  # (n, 5) int8: RR ratios, Q5
+    label: np.ndarray  # (n,) AAMI class of the matched reference beat, -1 for a false detection
+    record: np.ndarray  # (n,) record name
+    sample: np.ndarray  # (n,) input sample index of the beat's fiducial point
+    missed: np.ndarray  # (len(CLASSES),) scored reference beats of each class that got no described beat
+    detection: dict  # QRS detection TP / FN / FP in the scored range (every detection, described or not)
 
 
 def beat_class_counts(symbols) -> dict[str, int]:
@@ -76,93 +79,103 @@ def beat_class_counts(symbols) -> dict[str, int]:
     return counts
 
 
-def read_wfdb_record(folder: Path, name: str) -> Record:
+def read_wfdb_record(folder: Path, name: str, any_lead: bool = False) -> Record:
+    """Lead MLII of a record. `any_lead`: the first signal when there is no MLII (102 and 104 have V5): for QRS
+    detection over all 48 records, as detector papers do, never for classification."""
     import wfdb
 
-    base = folder / name
+    base = Path(folder) / name
     for ext in ("hea", "dat", "atr"):
         if not base.with_suffix(f".{ext}").is_file():
             raise TinyqiError(f"{base}.{ext}: missing; run `tinyqi data fetch mitdb` (or --from a local copy)")
-    _check_dat_size(base)
+    fmts = _check_header(base)
     try:
-        rec = wfdb.rdrecord(str(base))
+        rec = wfdb.rdrecord(str(base), physical=False)
         ann = wfdb.rdann(str(base), "atr")
     except Exception as exc:
         raise TinyqiError(f"{base}: cannot read the WFDB record ({type(exc).__name__}: {exc}); the files are "
                           "damaged: fetch the record again") from None
-    if "MLII" not in rec.sig_name:
-        raise TinyqiError(f"{base}.hea: no MLII lead (leads {rec.sig_name}); tinyqi uses lead MLII")
-    lead = rec.sig_name.index("MLII")
-    return Record(name, rec.p_signal[:, lead].astype(np.float64), np.asarray(ann.sample), np.asarray(ann.symbol))
+    if LEAD not in rec.sig_name and not any_lead:
+        raise TinyqiError(f"{base}.hea: no {LEAD} lead (leads {rec.sig_name}); tinyqi's ECG chain is tuned for lead "
+                          f"{LEAD}: use a record that has it")
+    lead = rec.sig_name.index(LEAD) if LEAD in rec.sig_name else 0
+    _check_scale(base, float(rec.fs), float(rec.adc_gain[lead]))
+    digital = rec.d_signal[:, lead].astype(np.int64)
+    adc = np.where(digital == _INVALID_DIGITAL[fmts[lead]], chain.INVALID,
+                   np.clip(digital - int(rec.baseline[lead]), -32767, 32767))
+    return Record(name, adc.astype(np.int16), np.asarray(ann.sample), np.asarray(ann.symbol))
 
 
-_BITS_PER_SAMPLE = {"212": 12, "16": 16, "80": 8}
+def _check_scale(base: Path, fs: float, gain: float) -> None:
+    """The chain's filters and thresholds are integer designs for one rate and one amplitude scale: never run a
+    record at the wrong ones silently."""
+    if fs != chain.FS_IN:
+        raise TinyqiError(f"{base}.hea: sampled at {fs:g} Hz, the ECG chain runs at {chain.FS_IN} Hz; resample the "
+                          f"record to {chain.FS_IN} Hz first")
+    if gain != chain.COUNTS_PER_MV:
+        raise TinyqiError(f"{base}.hea: lead {LEAD} has {gain:g} ADC counts per mV, the ECG chain expects "
+                          f"{chain.COUNTS_PER_MV}; rescale the samples first")
 
 
-def _check_dat_size(base: Path) -> None:
-    """A short .dat makes wfdb fail obscurely (or read garbage); compare its size with what the header promises."""
-    lines = [l for l in base.with_suffix(".hea").read_text().splitlines() if l.strip() and not l.startswith("#")]
-    n_signals, n_samples = int(lines[0].split()[1]), int(lines[0].split()[3])
-    fmts = [l.split()[1].split("x")[0].split(":")[0] for l in lines[1 : 1 + n_signals]]
-    if any(f not in _BITS_PER_SAMPLE for f in fmts):
-        raise TinyqiError(f"{base}.hea: signal format {fmts} is not one MIT-BIH uses (212); is this MIT-BIH?")
-    expected = n_samples * sum(_BITS_PER_SAMPLE[f] for f in fmts) // 8
+def _check_header(base: Path) -> list[str]:
+    """Header sanity before wfdb reads it: text, formats MIT-BIH uses, and a .dat as long as the header promises
+    (a short .dat makes wfdb fail obscurely or read garbage). Returns the signals' formats."""
+    hea = base.with_suffix(".hea")
+    try:
+        lines = [l for l in hea.read_text(encoding="ascii").splitlines() if l.strip() and not l.startswith("#")]
+        n_signals, n_samples = int(lines[0].split()[1]), int(lines[0].split()[3])
+        fmts = [l.split()[1].split("x")[0].split(":")[0].split("+")[0] for l in lines[1 : 1 + n_signals]]
+    except (UnicodeDecodeError, ValueError, IndexError):
+        raise TinyqiError(f"{hea}: not a WFDB header (record line 'name signals rate samples', then one line per "
+                          "signal); fetch the record again") from None
+    if len(fmts) != n_signals or any(f not in _BITS_PER_SAMPLE for f in fmts):
+        raise TinyqiError(f"{hea}: signal formats {fmts} are not ones MIT-BIH uses (212); is this MIT-BIH?")
+    expected = -(-n_samples * sum(_BITS_PER_SAMPLE[f] for f in fmts) // 8)  # a last half byte is padded
     actual = base.with_suffix(".dat").stat().st_size
     if actual != expected:
         raise TinyqiError(f"{base}.dat: {actual} bytes, the header promises {expected}; the file is truncated or "
                           "damaged: fetch the record again")
+    return fmts
 
 
-def preprocess(signal_mv: np.ndarray) -> np.ndarray:
-    """Band-pass 0.5-40 Hz at FS, then decimate to FS / DECIMATION."""
-    sos = signal.butter(2, [0.5, 40.0], btype="bandpass", fs=FS, output="sos")
-    return signal.sosfiltfilt(sos, signal_mv)[::DECIMATION]
-
-
-def rr_features(beat_samples: np.ndarray) -> np.ndarray:
-    """(n, 5) RR_FEATURES for beats 1..n-2 of a record's beat positions (samples at FS); rows 0 and n-1 are NaN."""
-    t = beat_samples / FS
-    rr = np.diff(t)
-    n = len(t)
-    feats = np.full((n, len(RR_FEATURES)), np.nan)
-    for i in range(1, n - 1):
-        pre, post = rr[i - 1], rr[i]
-        local = rr[max(0, i - LOCAL_BEATS) : i].mean()
-        window = (t[1:i + 1] >= t[i] - AVERAGE_SECONDS)
-        average = rr[: i][window].mean()
-        feats[i] = (pre / local, post / local, pre / average, post / average, local / average)
-    return feats
-
-
-def extract_beats(record: Record) -> Beats:
-    """Beats of one record: waveform channels (beat, beat minus the running template) and RR features."""
-    x = preprocess(record.signal_mv)
-    is_beat = np.array([s in AAMI for s in record.ann_symbol])
-    samples, symbols = record.ann_sample[is_beat], record.ann_symbol[is_beat]
-    rr = rr_features(samples)
-    waves, feats, labels = [], [], []
-    recent: list[np.ndarray] = []  # windows of the previous TEMPLATE_BEATS beats, any class (mostly normal)
-    for i, (pos, sym) in enumerate(zip(samples, symbols)):
-        centre = pos // DECIMATION
-        lo, hi = centre - BEFORE, centre + AFTER
-        if lo < 0 or hi > len(x):
-            continue
-        w = x[lo:hi] - x[lo:hi].mean()
-        template = np.mean(recent, axis=0) if recent else w
-        recent = (recent + [w])[-TEMPLATE_BEATS:]
-        if np.isnan(rr[i, 0]):
-            continue
-        waves.append(np.stack([w, w - template], axis=-1))
-        feats.append(rr[i])
-        labels.append(CLASSES.index(AAMI[sym]))
-    n = len(labels)
-    return Beats(
-        np.asarray(waves, dtype=np.float32).reshape(n, WINDOW, CHANNELS),
-        np.asarray(feats, dtype=np.float32).reshape(n, len(RR_FEATURES)),
-        np.asarray(labels, dtype=np.int64),
-        np.full(n, record.name),
-    )
+def extract_beats(record: Record, beats: str = "detected", shift: int = 0) -> Beats:
+    """Run the device chain over the record; `shift` moves every fiducial point by that many chain samples
+    (180 Hz) before the beats are described: the robustness check for fiducial errors."""
+    if beats not in BEAT_SOURCES:
+        raise TinyqiError(f"--beats {beats}: unknown; use one of {', '.join(BEAT_SOURCES)}")
+    b = chain.highpass(chain.lowpass_decimate(record.adc))
+    ref, ref_label = record.reference_beats()
+    if beats == "detected":
+        d = chain.slope(b)
+        det = chain.detect(chain.qrs_energy(d), d)
+        fid, at = chain.fiducials(b, det.peak), det.at
+    else:
+        fid = (ref + chain.CHAIN_DELAY + 1) // chain.DECIMATION
+        keep = (fid >= chain.DETECT_START) & (fid + chain.AFTER <= len(b))
+        fid = fid[keep]
+        at = fid
+    fid = np.clip(fid + shift, chain.BEFORE, len(b) - chain.AFTER) if len(fid) else fid
+    described, x0, x1 = chain.describe(b, fid, at)
+    sample = fid * chain.DECIMATION - chain.CHAIN_DELAY
+    m = match.match_beats(sample, ref, chain.FS_IN, chain.scored_range(len(record.adc)))
+    matched = m.ref_of_det[described]
+    label = np.where(matched >= 0, ref_label[np.maximum(matched, 0)], -1)
+    got_class = np.zeros(len(ref), bool)
+    got_class[matched[matched >= 0]] = True
+    missed = np.bincount(ref_label[m.scored_ref & ~got_class], minlength=len(CLASSES))
+    return Beats(x0, x1, label, np.full(len(label), record.name), sample[described], missed,
+                 match.detection_counts(m))
 
 
 def concat_beats(parts: list[Beats]) -> Beats:
-    return Beats(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("waveform", "rr", "label", "record")))
+    arrays = {f: np.concatenate([getattr(p, f) for p in parts]) for f in ("x0", "x1", "label", "record", "sample")}
+    missed = np.sum([p.missed for p in parts], axis=0) if parts else np.zeros(len(CLASSES), np.int64)
+    detection = {k: sum(p.detection[k] for p in parts) for k in ("tp", "fn", "fp")}
+    return Beats(arrays["x0"].reshape(-1, chain.WINDOW, 2), arrays["x1"].reshape(-1, len(chain.RR_FEATURES)),
+                 arrays["label"], arrays["record"], arrays["sample"], missed, detection)
+
+
+def select(beats: Beats, keep: np.ndarray) -> Beats:
+    """A subset of the described beats (scoring counts stay those of the records)."""
+    return Beats(beats.x0[keep], beats.x1[keep], beats.label[keep], beats.record[keep], beats.sample[keep],
+                 beats.missed, beats.detection)

@@ -1,6 +1,7 @@
 """Where datasets live and how a copy gets there (download or local import), always checked against SHA-256 lists.
 
-Location: `--data-dir` / env TINYQI_DATA / default ~/.cache/tinyqi/data; dataset `name` lives in `<root>/<name>/`.
+Location: `--data-dir` / env TINYQI_DATA / default ~/.cache/tinyqi/data; dataset `name` lives in `<root>/<name>/`,
+which a fetch creates only complete (it gathers the files in `<root>/.<name>.partial/` first).
 Checksum lists ship with the project in `datasets/<name>/SHA256SUMS` (`sha256sum -c` format).
 """
 
@@ -58,33 +59,79 @@ def is_complete(name: str, data_dir: str | Path | None = None) -> bool:
     return all((folder / f).is_file() for f in checksums(name))
 
 
+def dataset_present(name: str, data_dir: str | Path | None = None) -> bool:
+    """Whether any file of the dataset is in its folder: an empty folder (made by hand, or by a failed fetch of an
+    older tinyqi) is no data, and must not stand in the way of the bundled sample."""
+    folder = dataset_dir(name, data_dir)
+    return folder.is_dir() and any((folder / f).is_file() for f in checksums(name))
+
+
 def fetch(name: str, base_url: str, *, from_dir: str | Path | None = None, data_dir=None, progress=None) -> Path:
-    """Copy (from_dir) or download (base_url + file name) every listed file, verifying each SHA-256."""
+    """Copy (from_dir) or download (base_url + file name) every listed file, verifying each SHA-256.
+
+    Files gather in `<root>/.<name>.partial/`, which becomes `<root>/<name>/` only once every file is verified: a
+    failed or interrupted fetch never leaves a `<name>/` folder that looks like data, and a retry keeps the files
+    it already verified."""
     target = dataset_dir(name, data_dir)
-    target.mkdir(parents=True, exist_ok=True)
+    if target.exists() and not target.is_dir():
+        raise TinyqiError(f"{target}: a file where the dataset folder goes; move it away and fetch again")
+    staging = target.with_name(f".{name}.partial")
+    _make_dir(staging)
     sums = checksums(name)
     for i, (fname, digest) in enumerate(sorted(sums.items())):
-        dest = target / fname
         if progress:
             progress(i, len(sums), fname)
-        if dest.is_file() and sha256_file(dest) == digest:
+        if _verified(target / fname, digest) or _verified(staging / fname, digest):
             continue
-        tmp = dest.with_suffix(dest.suffix + ".part")
-        if from_dir is not None:
-            src = Path(from_dir) / fname
-            if not src.is_file():
-                raise TinyqiError(f"{src}: missing from the local copy; it must hold every file of "
-                                  f"datasets/{name}/SHA256SUMS")
-            shutil.copyfile(src, tmp)
-        else:
-            _download(base_url + fname, tmp)
-        got = sha256_file(tmp)
-        if got != digest:
-            tmp.unlink()
-            raise TinyqiError(f"{fname}: checksum mismatch (sha256 {got[:12]}…, expected {digest[:12]}…); "
-                              "the file is corrupt or a different version: fetch it again")
-        tmp.replace(dest)
+        _fetch_file(fname, digest, staging, name, base_url, from_dir)
+    _install(staging, target)
     return target
+
+
+def _fetch_file(fname: str, digest: str, staging: Path, name: str, base_url: str, from_dir) -> None:
+    tmp = staging / (fname + ".part")
+    if from_dir is not None:
+        src = Path(from_dir) / fname
+        if not src.is_file():
+            raise TinyqiError(f"{src}: missing from the local copy; it must hold every file of "
+                              f"datasets/{name}/SHA256SUMS")
+        try:
+            shutil.copyfile(src, tmp)
+        except OSError as exc:
+            raise TinyqiError(f"{src}: cannot copy it to {staging} ({exc.strerror}); check both folders") from None
+    else:
+        _download(base_url + fname, tmp)
+    got = sha256_file(tmp)
+    if got != digest:
+        tmp.unlink()
+        raise TinyqiError(f"{fname}: checksum mismatch (sha256 {got[:12]}…, expected {digest[:12]}…); "
+                          "the file is corrupt or a different version: fetch it again")
+    tmp.replace(staging / fname)
+
+
+def _verified(path: Path, digest: str) -> bool:
+    return path.is_file() and sha256_file(path) == digest
+
+
+def _install(staging: Path, target: Path) -> None:
+    """The verified files into place: the whole folder in one rename, or, into a folder that exists already (an
+    earlier copy), file by file."""
+    for stray in staging.glob("*.part"):  # left by an interrupted earlier attempt
+        stray.unlink()
+    if not target.exists():
+        staging.rename(target)
+        return
+    for path in staging.iterdir():
+        path.replace(target / path.name)
+    staging.rmdir()
+
+
+def _make_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TinyqiError(f"{path}: cannot create this folder ({exc.strerror}); choose another data root with "
+                          "--data-dir or $TINYQI_DATA") from None
 
 
 def _download(url: str, dest: Path) -> None:

@@ -1,0 +1,129 @@
+/*
+ * tinyqi ECG chain: raw ADC samples in, one int8 model-input pair per detected beat out. Causal, integer only,
+ * no malloc; one stage per source file (tq_ecg_<stage>.c). The integer reference that training uses, and that
+ * this code matches bit for bit, is tinyqi/signal/ecg.py: every constant below is named as there
+ * (TQ_ECG_<NAME> = ecg.<NAME>). Specification and latencies: docs/signal.md.
+ *
+ * Use: tq_ecg_init(&s); then for every 360 Hz sample: tq_ecg_push(&s, sample); while (tq_ecg_next_beat(&s, &b))
+ * { copy b.x0 / b.x1 into the model's inputs, invoke }. A sample of TQ_ECG_INVALID (lead off, ADC fault) holds
+ * the last valid value.
+ */
+#ifndef TQ_ECG_H
+#define TQ_ECG_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TQ_ECG_FS_IN 360
+#define TQ_ECG_DECIMATION 2
+#define TQ_ECG_INVALID (-32768)
+#define TQ_ECG_CHAIN_DELAY 259 /* input samples from an event to 2 * its b index */
+
+#define TQ_ECG_LP_BOX1 6
+#define TQ_ECG_LP_BOX2 8
+#define TQ_ECG_LP_SHIFT 4
+#define TQ_ECG_HP_BOX 128
+#define TQ_ECG_HP_SHIFT 14
+#define TQ_ECG_HP_DELAY 127
+#define TQ_ECG_SLOPE_LAG 4
+#define TQ_ECG_SLOPE_CLIP 4095
+#define TQ_ECG_MWI_BOX 27
+#define TQ_ECG_SLOPE_RING 64 /* power of two > PEAK_TIMEOUT + 1 + MWI_BOX - 1 */
+
+#define TQ_ECG_WARMUP 256
+#define TQ_ECG_LEARN 360
+#define TQ_ECG_DETECT_START (256 + 360)
+#define TQ_ECG_PEAK_TIMEOUT 17
+#define TQ_ECG_REFRACTORY 36
+#define TQ_ECG_RR_INIT 180
+#define TQ_ECG_RR_MAX 360
+#define TQ_ECG_RR_SLOTS 8
+#define TQ_ECG_DECAY_AFTER 540
+#define TQ_ECG_FIDUCIAL_SEARCH 32
+#define TQ_ECG_T_WAVE_WINDOW 65
+
+#define TQ_ECG_BEFORE 45
+#define TQ_ECG_AFTER 83
+#define TQ_ECG_WINDOW 128
+#define TQ_ECG_WINDOW_SHIFT 7
+#define TQ_ECG_RING 1024 /* power of two */
+#define TQ_ECG_TEMPLATE_SHIFT 4
+#define TQ_ECG_WAVE_SHIFT 4
+#define TQ_ECG_LOCAL_RR 8
+#define TQ_ECG_LONG_SHIFT 7
+#define TQ_ECG_RATIO_ONE 32
+#define TQ_ECG_RR_FEATURES 5
+#define TQ_ECG_PENDING 8 /* detected beats not yet described (power of two); see tq_ecg_beat.c for the bound */
+
+/* Device limits (docs/signal.md, "C implementation"): the chain counts samples in int32, so it must be re-initialised
+ * before 2^31 input samples (69 days at 360 Hz); RR intervals enter the beat features clamped to TQ_ECG_RR_LIMIT b
+ * samples (4.3 days without a beat), which keeps every feature's arithmetic inside int32. */
+#define TQ_ECG_RR_LIMIT 0x3FFFFFF /* 2^26 - 1 */
+
+/* One described beat: the model's two int8 inputs and where the beat is. */
+typedef struct {
+    int32_t sample;                           /* input sample index of the fiducial point (0 = first pushed) */
+    int8_t x0[TQ_ECG_WINDOW * 2];             /* [t][channel]: beat, beat minus template */
+    int8_t x1[TQ_ECG_RR_FEATURES];            /* Q5 RR ratios, order of ecg.RR_FEATURES */
+} tq_ecg_beat_t;
+
+/* The whole chain state: plain data, zero-initialised by tq_ecg_init(); its size is documented in
+ * docs/signal.md (sizeof is checked by the tests). Fields are private to tq_ecg_*.c, except the two detection
+ * counters at the end, which a monitor may read (heart-rate display, host tests). */
+typedef struct {
+    /* stage 1: low-pass + decimation, at 360 Hz (tq_ecg_filter.c) */
+    int32_t n_in;                             /* input samples pushed */
+    int32_t last_valid;                       /* held through TQ_ECG_INVALID; 0 before the first valid sample */
+    int32_t lp1_sum, lp2_sum;                 /* box 6 of the input; box 8 of the box-6 sums */
+    int32_t lp1_pos;                          /* next slot of lp1_ring (n_in % 6 without a division) */
+    int16_t lp1_ring[TQ_ECG_LP_BOX1];         /* the last 6 (held) inputs */
+    int32_t lp2_ring[TQ_ECG_LP_BOX2];         /* the last 8 box-6 sums (|sum| <= 6 * 32768) */
+    /* stage 2: high-pass, at 180 Hz */
+    int32_t k;                                /* b samples produced (the next b index) */
+    int32_t hp1_sum, hp2_sum;                 /* box 128 of y; box 128 of those sums (<= 2^29) */
+    int16_t hp1_ring[TQ_ECG_HP_BOX];          /* y: the first box's history and the 127-sample delay line */
+    int32_t hp2_ring[TQ_ECG_HP_BOX];          /* the last 128 first-box sums */
+    /* stage 3: band-passed signal b, slope and energy */
+    int16_t b_ring[TQ_ECG_RING];              /* b: fiducial search and beat windows */
+    int16_t slope_ring[TQ_ECG_SLOPE_RING];    /* |d|: the steepest slope of a peak, up to 44 samples back */
+    int32_t mwi_sum;                          /* box 27 of d * d (<= 27 * 4095^2) */
+    int32_t e_pos;                            /* next slot of e_ring */
+    int32_t e_ring[TQ_ECG_MWI_BOX];           /* the last 27 d * d */
+    /* stage 4-5: detector and fiducial (tq_ecg_detect.c) */
+    int32_t spk, npk, thr1, thr2;             /* signal / noise peak levels, thresholds */
+    int32_t peak_val, peak_k;                 /* the peak of mwi being followed */
+    int32_t last_qrs, last_event, last_steep; /* last beat's mwi peak index (-1: none), last level event */
+    int32_t rr_sum, rr_pos, rr_missed;        /* detector RR average over rr_ring; 1.66 RR search-back limit */
+    int16_t rr_ring[TQ_ECG_RR_SLOTS];         /* detector RR intervals (<= TQ_ECG_RR_MAX) */
+    int32_t sb_val, sb_k, sb_fid, sb_steep;   /* search-back candidate, its fiducial and slope taken on the spot */
+    int32_t learn_max, learn_hi, learn_lo;    /* learning: max of mwi, sum of mwi split as 512 * hi + lo */
+    /* stage 6: pending beats and beat description (tq_ecg_beat.c) */
+    int32_t pending_fid[TQ_ECG_PENDING];      /* fiducials of detected beats waiting for a successor / window */
+    int32_t pending_head, pending_count;
+    int32_t prev_fid;                         /* fiducial of the beat before the pending head */
+    int32_t rr_hist[TQ_ECG_LOCAL_RR];         /* the last 8 pre-RR intervals (clamped to TQ_ECG_RR_LIMIT) */
+    int32_t rr_hist_sum, rr_hist_count, rr_hist_pos;
+    int32_t long_q4;                          /* long-term RR, Q4 (-1: no beat yet) */
+    int32_t template_ready;
+    int32_t template_q[TQ_ECG_WINDOW];        /* running template, 4 extra bits (|value| < 2^21) */
+    /* detections (readable): how many QRS complexes were detected, and the b index of the last one's fiducial */
+    int32_t detections;
+    int32_t last_fid;
+} tq_ecg_state_t;
+
+void tq_ecg_init(tq_ecg_state_t *s);
+
+/* Feed one input sample (360 Hz, ADC counts minus the ADC zero, 200 counts/mV). */
+void tq_ecg_push(tq_ecg_state_t *s, int16_t sample);
+
+/* After a push: 1 and fills *beat while a beat is ready to classify (at most a few per push), else 0. */
+int tq_ecg_next_beat(tq_ecg_state_t *s, tq_ecg_beat_t *beat);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TQ_ECG_H */

@@ -1,0 +1,156 @@
+/*
+ * ECG chain stage 6 (ecg.describe): which detected beats get model inputs, and the inputs.
+ *
+ * Python walks the beats i = 1 .. n-2 in order and gives beat i inputs at b index
+ *     ready = max(detected_at[i + 1], fid[i] + AFTER - 1)
+ * (its successor is known and its window is complete) unless its window has already left the ring by then:
+ *     ready - (fid[i] - BEFORE) >= RING.
+ * Here the detected beats wait in a queue; after every b sample's detector step, the oldest one is due when it has
+ * a successor in the queue and k >= fid + AFTER - 1. Checked at every b sample, the first k where both hold is
+ * Python's `ready`, and the ring test at that k is Python's test. Beat 0 never enters the queue (only its fiducial
+ * is kept, as beat 1's previous one); the last beat never gets a successor. Both are never described, as in Python.
+ * A dropped beat still advances the RR history and the long-term RR (Python updates them before the ring test).
+ *
+ * Queue bound: a beat stays when it has no successor (one beat: the last one) or its window is incomplete
+ * (fid >= k - 81). Peaks are >= REFRACTORY = 36 apart and a fiducial is at most 32 before its peak, which is at most
+ * k, so at most 3 beats are pending after a drain and 4 after the next detection; TQ_ECG_PENDING = 8 leaves room.
+ * A caller that stops calling tq_ecg_next_beat() fills it: the oldest beat is then dropped (its RR still counted).
+ *
+ * Bounds: fiducials are strictly increasing (peaks are >= 36 apart, a fiducial within 32 before its peak), so every
+ * RR interval is >= 4; clamped to TQ_ECG_RR_LIMIT < 2^26, an interval in Q4 is < 2^30 and so is long_q4 (a
+ * floor-weighted mean of them, >= 64). Windows: |b - mean| < 2^16, in Q4 < 2^20, template and differences < 2^21.
+ */
+#include "tq_ecg_internal.h"
+
+static int32_t pending_at(const tq_ecg_state_t *s, int32_t i)
+{
+    return s->pending_fid[(s->pending_head + i) & (TQ_ECG_PENDING - 1)];
+}
+
+static void pop(tq_ecg_state_t *s)
+{
+    s->prev_fid = pending_at(s, 0);
+    s->pending_head = (s->pending_head + 1) & (TQ_ECG_PENDING - 1);
+    --s->pending_count;
+}
+
+/* RR intervals of the head beat, as ecg.describe's pre / post, clamped (see the header). */
+typedef struct {
+    int32_t pre, post, local, long_q4;
+} rr_t;
+
+/* The per-beat RR update of ecg.describe (for every beat 1 .. n-2, described or dropped): the local rhythm is the
+ * mean of the last LOCAL_RR pre intervals, the long-term one an EMA 1/128 in Q4 started at the first interval. */
+static rr_t rr_update(tq_ecg_state_t *s)
+{
+    const int32_t fid = pending_at(s, 0);
+    rr_t rr;
+    rr.pre = fid - s->prev_fid;
+    rr.post = pending_at(s, 1) - fid;
+    rr.pre = rr.pre < TQ_ECG_RR_LIMIT ? rr.pre : TQ_ECG_RR_LIMIT;
+    rr.post = rr.post < TQ_ECG_RR_LIMIT ? rr.post : TQ_ECG_RR_LIMIT;
+
+    const int32_t pos = s->rr_hist_pos;
+    s->rr_hist_sum += rr.pre - s->rr_hist[pos]; /* an unused slot is 0 */
+    s->rr_hist[pos] = rr.pre;
+    s->rr_hist_pos = (pos + 1) & (TQ_ECG_LOCAL_RR - 1);
+    s->rr_hist_count += s->rr_hist_count < TQ_ECG_LOCAL_RR;
+    rr.local = s->rr_hist_sum / s->rr_hist_count; /* both > 0: Python's // */
+
+    const int32_t pre_q4 = rr.pre * (1 << 4);
+    s->long_q4 = s->long_q4 < 0 ? pre_q4 : s->long_q4 + ((pre_q4 - s->long_q4) >> TQ_ECG_LONG_SHIFT);
+    rr.long_q4 = s->long_q4;
+    return rr;
+}
+
+void tq_ecg_beat_detected(tq_ecg_state_t *s, int32_t fid)
+{
+    s->last_fid = fid;
+    if (s->detections++ == 0) { /* beat 0: only beat 1's previous fiducial */
+        s->prev_fid = fid;
+        return;
+    }
+    if (s->pending_count == TQ_ECG_PENDING) { /* not drained: keep the queue and the RR history consistent */
+        (void)rr_update(s);
+        pop(s);
+    }
+    s->pending_fid[(s->pending_head + s->pending_count) & (TQ_ECG_PENDING - 1)] = fid;
+    ++s->pending_count;
+}
+
+int tq_ecg_beat_due(tq_ecg_state_t *s)
+{
+    const int32_t now = s->k - 1;
+    while (s->pending_count >= 2) {
+        const int32_t fid = pending_at(s, 0);
+        if (now < fid + TQ_ECG_AFTER - 1) {
+            return 0;
+        }
+        if (now - (fid - TQ_ECG_BEFORE) < TQ_ECG_RING) {
+            return 1;
+        }
+        (void)rr_update(s); /* a long pause: the window was overwritten before it could be described */
+        pop(s);
+    }
+    return 0;
+}
+
+/* ecg.ratio_q5: min(round(32 num / den), 127) = min((64 num + den) // (2 den), 127), for 0 <= num < 2^30 and
+ * 0 < den < 2^30, without forming 64 num (it overflows int32 from num = 2^25 on: an interval of 3.2 hours in Q4).
+ * With num = q den + r: 32 num / den = 32 q + 32 r / den, and 32 r = f den + g (f < 32, g < den) comes from five
+ * steps of binary long division (2r < 2^31). Rounding half up adds [2 g >= den]. */
+static int8_t ratio_q5(int32_t num, int32_t den)
+{
+    const int32_t q = num / den;
+    if (q >= 4) { /* 32 num / den >= 128 */
+        return INT8_MAX;
+    }
+    int32_t r = num - q * den, f = 0;
+    for (int32_t bit = 0; bit < 5; ++bit) {
+        r *= 2;
+        f *= 2;
+        if (r >= den) {
+            r -= den;
+            f += 1;
+        }
+    }
+    const int32_t v = 32 * q + f + (r >= den - r);
+    return (int8_t)(v < INT8_MAX ? v : INT8_MAX);
+}
+
+void tq_ecg_beat_describe(tq_ecg_state_t *s, tq_ecg_beat_t *beat)
+{
+    const rr_t rr = rr_update(s);
+    const int32_t fid = pending_at(s, 0);
+    const int32_t start = fid - TQ_ECG_BEFORE;
+
+    int32_t sum = 0; /* |sum| <= 128 * 32768 */
+    for (int32_t t = 0; t < TQ_ECG_WINDOW; ++t) {
+        sum += tq_ecg_b(s, start + t);
+    }
+    const int32_t mean = (sum + (TQ_ECG_WINDOW >> 1)) >> TQ_ECG_WINDOW_SHIFT;
+
+    const int first = !s->template_ready;
+    s->template_ready = 1;
+    const int32_t half = 1 << (TQ_ECG_WAVE_SHIFT - 1);
+    for (int32_t t = 0; t < TQ_ECG_WINDOW; ++t) {
+        const int32_t w = tq_ecg_b(s, start + t) - mean;
+        const int32_t wq = w * (1 << TQ_ECG_TEMPLATE_SHIFT); /* Python's w << 4: a left shift of a negative is UB */
+        if (first) {
+            s->template_q[t] = wq;
+        }
+        const int32_t diff = wq - s->template_q[t];
+        s->template_q[t] += diff >> TQ_ECG_TEMPLATE_SHIFT;
+        beat->x0[2 * t] = (int8_t)tq_ecg_clamp((w + half) >> TQ_ECG_WAVE_SHIFT, INT8_MIN, INT8_MAX);
+        beat->x0[2 * t + 1] = (int8_t)tq_ecg_clamp((diff + (half << TQ_ECG_TEMPLATE_SHIFT))
+                                                   >> (TQ_ECG_WAVE_SHIFT + TQ_ECG_TEMPLATE_SHIFT), INT8_MIN, INT8_MAX);
+    }
+
+    beat->x1[0] = ratio_q5(rr.pre, rr.local);
+    beat->x1[1] = ratio_q5(rr.post, rr.local);
+    beat->x1[2] = ratio_q5(rr.pre * 16, rr.long_q4);
+    beat->x1[3] = ratio_q5(rr.post * 16, rr.long_q4);
+    beat->x1[4] = ratio_q5(rr.local * 16, rr.long_q4);
+    beat->sample = fid * TQ_ECG_DECIMATION - TQ_ECG_CHAIN_DELAY;
+    pop(s);
+}

@@ -1,0 +1,75 @@
+"""The ECG device chain's Python reference (tinyqi.signal.ecg): filter algebra, delay, detection, scoring."""
+
+import numpy as np
+import pytest
+
+from conftest import assert_one_line_error, run_cli
+from tinyqi.data.ecg import load_records
+from tinyqi.evaluate import device_scoring
+from tinyqi.signal import ecg, match
+from tinyqi.signal.detection import detection_report
+
+
+def test_box_is_a_causal_moving_sum():
+    x = np.random.default_rng(0).integers(-2000, 2000, 500)
+    np.testing.assert_array_equal(ecg.box(x, 6), np.convolve(x, np.ones(6, np.int64))[: len(x)])
+
+
+def test_chain_delay_maps_an_event_to_its_chain_sample():
+    # A narrow pulse at input sample n: the high-passed signal's extreme sits at chain sample (n + CHAIN_DELAY) / 2.
+    n = 3001
+    x = np.zeros(6000, np.int16)
+    x[n] = 1000
+    b = ecg.highpass(ecg.lowpass_decimate(x))
+    assert np.argmax(b) * ecg.DECIMATION - ecg.CHAIN_DELAY == n
+    assert ecg.CHAIN_DELAY == 259
+
+
+def test_invalid_samples_hold_the_last_valid_value():
+    x = np.array([5, 7, ecg.INVALID, ecg.INVALID, 9, ecg.INVALID])
+    np.testing.assert_array_equal(ecg.hold_invalid(x), [5, 7, 7, 7, 9, 9])
+    assert ecg.hold_invalid(np.array([ecg.INVALID, 3]))[0] == 0
+
+
+@pytest.mark.parametrize("signal", ["flat", "saturated", "invalid", "alternating"])
+def test_no_beats_from_a_dead_or_railed_lead(signal):
+    n = 360 * 20
+    x = {"flat": np.zeros(n), "saturated": np.full(n, 32767), "invalid": np.full(n, ecg.INVALID),
+         "alternating": np.where(np.arange(n) % 2, 32767, -32767)}[signal].astype(np.int16)
+    beats = ecg.run_chain(x)
+    assert len(beats.fiducial) == 0 and len(beats.x0) == 0
+
+
+def test_detector_finds_the_sample_beats():
+    records, _ = load_records(sample=True)
+    report = detection_report(records)
+    total = report["totals"]["all"]
+    assert total["se"] > 0.995 and total["ppv"] > 0.995, total
+
+
+def test_matching_is_one_to_one_within_150_ms():
+    ref = np.array([1000, 1300, 2000])
+    det = np.array([1010, 1020, 1290, 1600])  # two candidates for 1000; 1600 is 300 ms from everything
+    m = match.match_beats(det, ref, 360, (0, 10_000))
+    assert m.ref_of_det.tolist() == [0, -1, 1, -1] and m.det_of_ref.tolist() == [0, 2, -1]
+    assert match.detection_counts(m) == {"tp": 2, "fn": 1, "fp": 2}
+
+
+def test_device_scoring_counts_missed_and_false_beats():
+    y, pred = np.array([0, 0, 1, 2]), np.array([0, 1, 1, 2])
+    scored = device_scoring(y, pred, false_pred=np.array([1, 0]), missed=np.array([0, 1, 0, 0, 0]),
+                            class_names=["N", "S", "V", "F", "Q"])
+    s = scored["per_class"]["S"]
+    assert (s["reference"], s["predicted"], s["se"], s["ppv"]) == (2, 3, 0.5, round(1 / 3, 4))
+    assert scored["per_class"]["N"]["predicted"] == 2 and scored["false_detections"] == 2
+
+
+def test_detect_command_on_the_sample(tmp_path):
+    result = run_cli("detect", "ecg", "--sample", "--out", str(tmp_path / "d.json"))
+    assert result.returncode == 0, result.stderr
+    assert "DS2" in result.stdout and (tmp_path / "d.json").is_file()
+
+
+def test_beats_option_is_refused_for_vibration(tmp_path):
+    assert_one_line_error(run_cli("train", "vibration", "--beats", "annotated", "--out", str(tmp_path / "r")),
+                          "--beats annotated", "not a beat task")

@@ -1,0 +1,279 @@
+"""The ECG device chain, integer reference: raw ADC samples in, one int8 model input pair per detected beat out.
+
+Everything is causal and integer; shifts of negative numbers are arithmetic (floor), as GCC does on Arm. The C
+twin (firmware/lib/tinyqi/src/tq_ecg_*.c, state struct in tq_ecg.h) runs the same stages one sample at a time;
+here the linear filters are computed vectorised (a moving sum is the same integer whichever way it is summed) and
+the detector and beat stages sample by sample / beat by beat, exactly as the C does. Spec: docs/signal.md.
+
+Stages (input: int16 samples at 360 Hz, ADC counts minus the ADC zero, 200 counts/mV as MIT-BIH; INVALID marks a
+missing sample and holds the last valid one):
+  1. low-pass: box 6 then box 8 at 360 Hz (nulls at 60/120/180 Hz and 45/90/135 Hz), gain 48, shifted by 4
+     (gain 3), decimated to 180 Hz by keeping the odd input samples          -> y[k], int16 (saturated)
+  2. high-pass: y delayed by 127 minus the baseline box128(box128(y)) >> 14  -> b[k], int16 (saturated)
+     (linear phase: 0.45 Hz corner, group delay of stages 1+2: CHAIN_DELAY = 259 input samples, 0.72 s)
+  3. QRS energy: d = b[k] - b[k-4] clipped to +-4095, e = d * d, mwi = box27(e) (150 ms)
+  4. detector (Pan-Tompkins / Hamilton family): peaks of mwi (a rise, then a fall below half or 95 ms without a
+     new maximum), signal and noise peak levels, threshold npk + (spk - npk) / 4, 200 ms refractory, search-back
+     at 1.66 RR for the largest noise peak above half the threshold, halved signal level after 3 s without a beat
+  5. fiducial: the largest |b| within the 33 samples ending at the mwi peak
+  6. beats: beat i is described once beat i+1 is detected and its window is complete (one beat of look-ahead):
+     window b[f-45 .. f+82] minus its mean, the running template (EMA 1/16 of earlier windows), RR features as
+     ratios to the patient's own rhythm, all saturated to int8 (Q5 for the ratios).
+Model inputs: x0 = (128, 2) int8 [beat, beat - template] in 1/32-unit steps of (b / 16); x1 = 5 int8 RR ratios in
+Q5. The model is converted with input scale 1/32 and zero point 0 for both, so these ints ARE its int8 inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+FS_IN = 360
+DECIMATION = 2
+FS = FS_IN // DECIMATION  # the chain's rate from stage 1 on
+COUNTS_PER_MV = 200  # the ADC scale the chain is tuned for (MIT-BIH); other front ends scale to it first
+INVALID = -32768  # a missing / invalid ADC sample (WFDB's invalid value, lead off)
+
+LP_BOX = (6, 8)
+LP_SHIFT = 4
+HP_BOX = 128
+HP_SHIFT = 14  # log2(HP_BOX * HP_BOX): the two boxes' gain
+HP_DELAY = HP_BOX - 1
+CHAIN_DELAY = 2 * HP_DELAY + (sum(LP_BOX) - 2) // 2 - 1  # input samples from an event to its b index * 2
+SLOPE_LAG = 4
+SLOPE_CLIP = 4095
+MWI_BOX = 27
+
+WARMUP = 2 * HP_BOX  # b samples before the baseline estimate has seen real data: not used for detection
+LEARN = 2 * FS  # then 2 s of learning the signal and noise levels
+DETECT_START = WARMUP + LEARN
+PEAK_TIMEOUT = 17  # 95 ms without a new maximum ends a peak
+REFRACTORY = 36  # 200 ms
+RR_INIT = FS  # 1 s until real RR intervals are known
+RR_MAX = 2 * FS  # longer intervals (pauses, missed beats) do not enter the detector's RR average
+RR_SLOTS = 8
+DECAY_AFTER = 3 * FS  # halve the signal level after 3 s without a beat (after an artefact raised it)
+FIDUCIAL_SEARCH = 32
+T_WAVE_WINDOW = 65  # 360 ms: a peak this soon after a QRS with less than half its steepest slope is a T wave
+
+BEFORE, AFTER = 45, 83  # window b[f - BEFORE .. f + AFTER - 1]: 0.25 s + 0.46 s = 128 samples
+WINDOW = BEFORE + AFTER
+WINDOW_SHIFT = 7  # log2(WINDOW): the window mean
+RING = 1024  # b samples the device keeps (5.7 s): a beat whose window has left it is dropped
+TEMPLATE_SHIFT = 4  # template EMA weight 1/16, template kept with 4 extra bits
+WAVE_SHIFT = 4  # b / 16 per int8 step: +-128 steps = +-3.4 mV at 200 counts/mV
+LOCAL_RR = 8  # RR intervals in the local rhythm (mean)
+LONG_SHIFT = 7  # long-term rhythm: EMA 1/128 of RR intervals, kept with 4 extra bits
+RATIO_ONE = 32  # Q5
+RR_LIMIT = (1 << 26) - 1  # RR intervals enter the features clamped (4 days): their Q4 values then fit in int32
+RR_FEATURES = ["pre_over_local", "post_over_local", "pre_over_long", "post_over_long", "local_over_long"]
+INPUT_SCALE = 1.0 / RATIO_ONE  # the model's input scale for both inputs (zero point 0)
+
+
+def box(x: np.ndarray, length: int) -> np.ndarray:
+    """Moving sum of the last `length` samples (zeros before the start), int64."""
+    c = np.cumsum(np.concatenate([np.zeros(length, np.int64), x.astype(np.int64)]))
+    return c[length:] - c[:-length]
+
+
+def delayed(x: np.ndarray, lag: int) -> np.ndarray:
+    """x[k - lag] (zeros before the start), as long as x: all zeros when x is shorter than the lag."""
+    return np.concatenate([np.zeros(lag, x.dtype), x])[: len(x)] if lag else x
+
+
+def sat(x, lo: int, hi: int):
+    return np.clip(x, lo, hi)
+
+
+def hold_invalid(x: np.ndarray) -> np.ndarray:
+    """Each INVALID sample replaced by the last valid one (0 before the first): a gap is a flat line."""
+    x = np.asarray(x, dtype=np.int64)
+    valid = x != INVALID
+    last = np.maximum.accumulate(np.where(valid, np.arange(len(x)), -1))
+    return np.where(last >= 0, x[np.maximum(last, 0)], 0)
+
+
+def lowpass_decimate(x: np.ndarray) -> np.ndarray:
+    """Stage 1: int16 360 Hz samples -> y at 180 Hz (the odd input samples of the low-passed signal)."""
+    s = hold_invalid(x)
+    for length in LP_BOX:
+        s = box(s, length)
+    return sat((s[1::DECIMATION] + (1 << (LP_SHIFT - 1))) >> LP_SHIFT, -32768, 32767)
+
+
+def highpass(y: np.ndarray) -> np.ndarray:
+    """Stage 2: baseline removal, linear phase."""
+    baseline = (box(box(y, HP_BOX), HP_BOX) + (1 << (HP_SHIFT - 1))) >> HP_SHIFT
+    return sat(delayed(y, HP_DELAY) - baseline, -32768, 32767)
+
+
+def slope(b: np.ndarray) -> np.ndarray:
+    """Stage 3a: the QRS-emphasising slope (a 22 ms difference: its gain peaks at 22 Hz, nulls at 0 and 45 Hz)."""
+    return sat(b - delayed(b, SLOPE_LAG), -SLOPE_CLIP, SLOPE_CLIP)
+
+
+def qrs_energy(d: np.ndarray) -> np.ndarray:
+    """Stage 3b: moving integral of the squared slope."""
+    return box(d * d, MWI_BOX)
+
+
+@dataclass
+class Detections:
+    peak: np.ndarray  # mwi peak index of each QRS (b samples)
+    at: np.ndarray  # b index at which it was declared (its detection time)
+    searchback: np.ndarray  # bool: found by search-back
+
+
+def detect(mwi: np.ndarray, d: np.ndarray) -> Detections:
+    """Stage 4, sample by sample as the device runs it (tq_ecg_detect.c)."""
+    v_all = mwi.tolist()
+    steep = peak_slopes(d).tolist()
+    last_steep = 0
+    spk = npk = thr1 = thr2 = 0
+    peak_val = peak_k = 0
+    last_qrs = -1
+    last_event = DETECT_START
+    ring = [RR_INIT] * RR_SLOTS
+    rr_sum, rr_pos = RR_INIT * RR_SLOTS, 0
+    rr_missed = (RR_INIT * 53) >> 5
+    sb_val = sb_k = 0
+    learn_max = learn_sum = 0
+    peaks, ats, sbs = [], [], []
+
+    def declare(pk: int, pv: int, now: int, searchback: bool):
+        nonlocal spk, last_qrs, last_event, sb_val, rr_sum, rr_pos, rr_missed, last_steep
+        last_steep = steep[pk]
+        spk += (pv - spk) >> (2 if searchback else 3)
+        if last_qrs >= 0 and pk - last_qrs <= RR_MAX:
+            rr_sum += pk - last_qrs - ring[rr_pos]
+            ring[rr_pos] = pk - last_qrs
+            rr_pos = (rr_pos + 1) % RR_SLOTS
+            rr_missed = ((rr_sum >> 3) * 53) >> 5  # 1.66 RR
+        last_qrs, last_event, sb_val = pk, now, 0
+        peaks.append(pk)
+        ats.append(now)
+        sbs.append(searchback)
+
+    for k in range(WARMUP, len(v_all)):
+        v = v_all[k]
+        if k < DETECT_START:
+            learn_max = max(learn_max, v)
+            learn_sum += v
+            if k == DETECT_START - 1:
+                spk, npk = learn_max >> 1, learn_sum >> 9
+                thr1 = npk + ((spk - npk) >> 2)
+                thr2 = thr1 >> 1
+            continue
+        if v > peak_val:
+            peak_val, peak_k = v, k
+        elif v < (peak_val >> 1) or k - peak_k > PEAK_TIMEOUT:
+            pv, pk = peak_val, peak_k
+            peak_val = 0
+            if pv > 0 and (last_qrs < 0 or pk - last_qrs >= REFRACTORY):
+                if pv > thr1 and not (last_qrs >= 0 and pk - last_qrs < T_WAVE_WINDOW
+                                      and steep[pk] < (last_steep >> 1)):
+                    declare(pk, pv, k, False)
+                else:
+                    npk += (pv - npk) >> 3
+                    if pv > sb_val:
+                        sb_val, sb_k = pv, pk
+                thr1 = npk + ((spk - npk) >> 2)
+                thr2 = thr1 >> 1
+        if last_qrs >= 0 and sb_val > thr2 and k - last_qrs > rr_missed:
+            declare(sb_k, sb_val, k, True)
+            thr1 = npk + ((spk - npk) >> 2)
+            thr2 = thr1 >> 1
+        if k - last_event > DECAY_AFTER:
+            spk >>= 1
+            last_event = k
+            thr1 = npk + ((spk - npk) >> 2)
+            thr2 = thr1 >> 1
+    return Detections(np.array(peaks, np.int64), np.array(ats, np.int64), np.array(sbs, bool))
+
+
+def peak_slopes(d: np.ndarray) -> np.ndarray:
+    """For each sample k: the largest |d| over the mwi box ending at k (the steepest slope of that peak)."""
+    a = np.abs(d)
+    if len(a) == 0:  # an input of fewer than 2 samples: no chain sample
+        return a
+    windows = np.lib.stride_tricks.sliding_window_view(np.concatenate([np.zeros(MWI_BOX - 1, a.dtype), a]), MWI_BOX)
+    return windows.max(axis=1)
+
+
+def fiducials(b: np.ndarray, peaks: np.ndarray) -> np.ndarray:
+    """Stage 5: the first largest |b| within [peak - FIDUCIAL_SEARCH, peak]."""
+    if len(peaks) == 0:
+        return peaks.copy()
+    offsets = np.arange(-FIDUCIAL_SEARCH, 1)
+    region = np.abs(b[peaks[:, None] + offsets[None, :]])
+    return peaks + offsets[np.argmax(region, axis=1)]
+
+
+def ratio_q5(num, den):
+    """round(32 * num / den), num >= 0, den > 0, saturated to int8: integer division as the C does it."""
+    return min((num * 2 * RATIO_ONE + den) // (2 * den), 127)
+
+
+@dataclass
+class ChainBeats:
+    fiducial: np.ndarray  # b index of every detected beat
+    sample: np.ndarray  # its input sample index (fiducial * 2 - CHAIN_DELAY)
+    detected_at: np.ndarray  # b index at which it was detected
+    described: np.ndarray  # bool: got model inputs (not the first or last beat, window still in the ring)
+    x0: np.ndarray  # (described, WINDOW, 2) int8
+    x1: np.ndarray  # (described, 5) int8
+
+
+def describe(b: np.ndarray, fid: np.ndarray, detected_at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stage 6, beat by beat in order (tq_ecg_beat.c): which beats get model inputs, and the inputs."""
+    n = len(fid)
+    described = np.zeros(n, bool)
+    x0, x1 = [], []
+    rr_hist: list[int] = []
+    long_q4 = -1
+    template = None
+    for i in range(1, n - 1):
+        pre, post = min(int(fid[i] - fid[i - 1]), RR_LIMIT), min(int(fid[i + 1] - fid[i]), RR_LIMIT)
+        rr_hist = (rr_hist + [pre])[-LOCAL_RR:]
+        local = sum(rr_hist) // len(rr_hist)
+        long_q4 = pre << 4 if long_q4 < 0 else long_q4 + (((pre << 4) - long_q4) >> LONG_SHIFT)
+        ready = max(int(detected_at[i + 1]), int(fid[i]) + AFTER - 1)
+        if ready >= len(b):
+            break  # the record ends before this window is complete (ready never decreases: nor any later one)
+        if ready - (int(fid[i]) - BEFORE) >= RING:
+            continue  # a long pause: this beat's window was overwritten before it could be described
+        w = b[fid[i] - BEFORE : fid[i] + AFTER].astype(np.int64)
+        w = w - ((w.sum() + (WINDOW >> 1)) >> WINDOW_SHIFT)
+        wq = w << TEMPLATE_SHIFT
+        if template is None:
+            template = wq.copy()
+        diff = wq - template
+        template = template + ((wq - template) >> TEMPLATE_SHIFT)
+        half = 1 << (WAVE_SHIFT - 1)
+        beat = sat((w + half) >> WAVE_SHIFT, -128, 127)
+        change = sat((diff + (half << TEMPLATE_SHIFT)) >> (WAVE_SHIFT + TEMPLATE_SHIFT), -128, 127)
+        x0.append(np.stack([beat, change], axis=-1))
+        x1.append([ratio_q5(pre, local), ratio_q5(post, local), ratio_q5(pre << 4, long_q4),
+                   ratio_q5(post << 4, long_q4), ratio_q5(local << 4, long_q4)])
+        described[i] = True
+    x0a = np.asarray(x0, np.int8).reshape(-1, WINDOW, 2)
+    x1a = np.asarray(x1, np.int8).reshape(-1, len(RR_FEATURES))
+    return described, x0a, x1a
+
+
+def run_chain(adc: np.ndarray) -> ChainBeats:
+    """The whole chain over one recording of int16 samples at FS_IN."""
+    y = lowpass_decimate(np.asarray(adc))
+    b = highpass(y)
+    d = slope(b)
+    det = detect(qrs_energy(d), d)
+    fid = fiducials(b, det.peak)
+    described, x0, x1 = describe(b, fid, det.at)
+    return ChainBeats(fid, fid * DECIMATION - CHAIN_DELAY, det.at, described, x0, x1)
+
+
+def scored_range(n_samples: int) -> tuple[int, int]:
+    """Input samples where the chain can detect beats: from the end of warm-up and learning to the last sample
+    whose b value exists (the chain's delay before the end of the record)."""
+    return DETECT_START * DECIMATION - CHAIN_DELAY, (n_samples // DECIMATION - 1) * DECIMATION - CHAIN_DELAY
