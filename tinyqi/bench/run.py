@@ -3,7 +3,6 @@ plots in the output directory."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from tinyqi.emulate.cycles import TimingModel
 from tinyqi.emulate.run import target_for_board
 from tinyqi.energy import CR2032, TASK_INFERENCES_PER_MINUTE, PowerFigures, power_figures
 from tinyqi.errors import TinyqiError
+from tinyqi.files import atomic_path, write_json, write_text
 from tinyqi.firmware.boards import BoardProfile, get_board
 from tinyqi.tasks import get_task
 
@@ -32,6 +32,7 @@ class BenchOptions:
     variants: tuple[str, ...] = ()       # default: all
     per_minute: float | None = None      # default: the task's rate (tinyqi.energy)
     peers: bool = True                   # the CMSIS-NN side by side (needs bakenn)
+    job: bool = True                     # ECG: the whole monitoring job per int8 variant (tinyqi.bench.job)
 
 
 def _energy_model(board: BoardProfile) -> tuple[PowerFigures | None, str | None]:
@@ -62,6 +63,27 @@ def _peers(measurements: list[Measurement], settings: BenchSettings, enabled: bo
     return {"description": peer_description(), "models": models}
 
 
+def _jobs(measurements: list[Measurement], rows: list[dict], settings: BenchSettings, opts: BenchOptions,
+          per_minute: float, log) -> dict | None:
+    """Adds each row's `job` (the headline) and returns bench.json's `job` section; None when not run."""
+    from tinyqi.bench.job import JOB_SECONDS, describe_stream, job_stream, measure_job
+
+    if opts.task != "ecg" or not opts.job:
+        return None
+    excerpts = job_stream()
+    for measurement, row in zip(measurements, rows):
+        log(f"{measurement.variant.name}: monitoring job")
+        row["job"] = measure_job(measurement.variant, settings, excerpts, per_minute)
+    return {"records": describe_stream(excerpts), "seconds_per_record": JOB_SECONDS, "beats_per_minute": per_minute,
+            "model": "docs/emulation.md, 'Energy of the monitoring job'"}
+
+
+def _job_notes(rows: list[dict]) -> list[str]:
+    return [f"{row['variant']}: the monitoring job's beat lines differ from the Python reference in "
+            f"{row['job']['mismatches']} of {row['job']['beats_compared']} beats" for row in rows
+            if row.get("job") and row["job"].get("mismatches")]
+
+
 def _bit_exact_notes(rows: list[dict]) -> list[str]:
     return [f"{row['variant']}: NOT bit-exact with TFLM; largest absolute output difference "
             f"{row['max_abs_diff']:.3g}" for row in rows if not row["bit_exact"]]
@@ -89,7 +111,8 @@ def run_bench(opts: BenchOptions, log=print) -> dict:
         measurements.append(measure_variant(variant, settings))
     rows = [bench_row(m, figures, per_minute, CR2032) for m in measurements]
     add_ratios(rows)
-    notes += _bit_exact_notes(rows)
+    job = _jobs(measurements, rows, settings, opts, per_minute, log)
+    notes += _bit_exact_notes(rows) + _job_notes(rows)
     peers = _peers(measurements, settings, opts.peers, log)
     if peers is not None and "skipped" in peers:
         notes.append(f"CMSIS-NN side by side not run: {peers['skipped']}")
@@ -104,6 +127,7 @@ def run_bench(opts: BenchOptions, log=print) -> dict:
                                                       f"{CR2032.nominal_voltage:g} V ({CR2032.source})"},
         "no_energy_reason": no_energy,
         "rows": rows,
+        "job": job,
         "peers": peers,
         "notes": notes,
     }
@@ -113,9 +137,8 @@ def run_bench(opts: BenchOptions, log=print) -> dict:
 
 def write_outputs(bench: dict, out_dir: Path) -> None:
     title = f"tinyqi bench: {bench['task']} on {bench['board']} ({bench['engine']})"
-    (out_dir / "bench.json").write_text(json.dumps(bench, indent=2) + "\n")
-    (out_dir / "bench.md").write_text(report.markdown(bench))
+    write_json(out_dir / "bench.json", bench)
+    write_text(out_dir / "bench.md", report.markdown(bench))
     for name, plot in ((plots.PARETO_PNG, plots.plot_pareto), (plots.LAYERS_PNG, plots.plot_layers)):
-        path = out_dir / name
-        if plot(bench["rows"], title, path) is None:
-            path.unlink(missing_ok=True)  # no stale plot from an earlier bench
+        with atomic_path(out_dir / name) as tmp:
+            plot(bench["rows"], title, tmp)  # no plot: no file, and no stale one from an earlier bench either

@@ -1,4 +1,5 @@
-"""`tinyqi emulate`: run a firmware ELF in an emulator and print its per-vector results, cycles and energy."""
+"""`tinyqi emulate`: run a firmware ELF in an emulator and print its per-vector results, cycles and energy (with
+`--app monitor`: the monitoring firmware's beats checked against the Python reference, and the whole job's energy)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ from pathlib import Path
 
 import click
 
-from tinyqi.emulate.qemu_engine import DEFAULT_TIMEOUT
-from tinyqi.emulate.run import ENGINES
+from tinyqi.commands.params import PER_MINUTE, IntAtLeast, PositiveFloat
+from tinyqi.emulate.run import DEFAULT_TIMEOUTS, ENGINES
 from tinyqi.emulate.unicorn_engine import DEFAULT_BUDGET
 from tinyqi.energy import ECG_INFERENCES_PER_MINUTE
+
+BUDGET = IntAtLeast(1, f"give the unicorn engine's instruction budget, e.g. {DEFAULT_BUDGET}")
+TIMEOUT = PositiveFloat("give the limit in seconds, e.g. 120")
+SHOW = IntAtLeast(-1, "give how many vector lines to print, or -1 for all")
 
 
 @click.command("emulate")
@@ -17,20 +22,38 @@ from tinyqi.energy import ECG_INFERENCES_PER_MINUTE
 @click.option("--board", default="nrf52840", show_default=True, help="Board profile the ELF was built for.")
 @click.option("--engine", type=click.Choice(ENGINES), default="unicorn", show_default=True,
               help="unicorn: built-in, with the Cortex-M4 cycle model; qemu, renode: functional cross-checks.")
-@click.option("--budget", type=int, default=DEFAULT_BUDGET, show_default=True,
+@click.option("--budget", type=BUDGET, default=DEFAULT_BUDGET, show_default=True,
               help="Instruction budget of the unicorn engine.")
-@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True,
-              help="Wall-clock limit in seconds for qemu and renode.")
-@click.option("--per-minute", type=float, default=ECG_INFERENCES_PER_MINUTE, show_default=True,
-              help="Inferences per minute for average power and battery life (ECG: one per beat at 72 bpm).")
-@click.option("--show", type=int, default=10, show_default=True, help="Per-vector lines to print (-1: all).")
-def command(path, board, engine, budget, timeout, per_minute, show):
+@click.option("--timeout", type=TIMEOUT, default=None,
+              help="Limit in seconds: wall-clock for unicorn and qemu, emulated time for renode (default: "
+                   + ", ".join(f"{engine} {seconds:g}" for engine, seconds in DEFAULT_TIMEOUTS.items()) + ").")
+@click.option("--per-minute", type=PER_MINUTE, default=None,
+              help=f"Inferences per minute for average power and battery life (default {ECG_INFERENCES_PER_MINUTE:g}: "
+                   "one per beat at 72 bpm; --app monitor on a vibration run: 1 window per minute).")
+@click.option("--show", type=SHOW, default=10, show_default=True, help="Per-vector lines to print (-1: all).")
+@click.option("--app", default="harness", show_default=True,
+              help="harness: the golden-vector check; monitor: the monitoring firmware `tinyqi build --app monitor` "
+                   "built for the model directory ELF_OR_RUN_DIR, beat by beat against the Python reference.")
+def command(path, board, engine, budget, timeout, per_minute, show, app):
     """Run the harness ELF (or the one built under a run directory) and report its results."""
     from tinyqi.emulate.run import resolve_elf, run_firmware
+    from tinyqi.firmware.monitor import check_app
     from tinyqi.ui import Ui
 
+    check_app(app)
+    if app == "monitor":
+        from tinyqi.commands.monitor_report import emulate_monitor
+
+        emulate_monitor(path, board, engine, budget, timeout, per_minute, show)
+        return
+
+    per_minute = ECG_INFERENCES_PER_MINUTE if per_minute is None else per_minute
     ui = Ui()
     elf = resolve_elf(path, board)
+    if path.is_dir():
+        from tinyqi.manifest import check_model_dir
+
+        check_model_dir(path)  # the model directory the harness was built from still holds one model's files
     with ui.stage(f"{elf.name} on {engine} ({board})"):
         result = run_firmware(elf, board, engine, budget=budget, timeout=timeout)
     vectors = result.vectors if show < 0 else result.vectors[:show]

@@ -48,6 +48,20 @@ class EnergyProfile:
 
 
 @dataclass(frozen=True)
+class SamplingProfile:
+    """What continuous sampling adds to the CPU's figures: the monitor app's energy (tinyqi.energy.monitor_energy).
+
+    The ADC converts while the CPU sleeps; the CPU wakes once per sample (WFI, firmware/monitor/source_saadc.c)."""
+
+    adc_current: Figure      # A: the ADC converting and EasyDMA storing the result
+    acquisition_time_s: float  # the firmware's acquisition time setting (a configuration, not a datasheet figure)
+    conversion_time: Figure  # s: one conversion after the acquisition
+    wake_up_time: Figure     # s: from WFI to the next instruction, charged at the run current
+    sleep_current: Figure    # A: between samples, RAM retained, the sampling timer (RTC) running
+    notes: str
+
+
+@dataclass(frozen=True)
 class BoardProfile:
     name: str                # PlatformIO env and board id
     title: str
@@ -65,6 +79,7 @@ class BoardProfile:
     pyocd_target: str        # `pyocd flash --target`
     pyocd_target_builtin: bool  # False: pyocd needs `pyocd pack install <target>` once (online)
     energy: EnergyProfile
+    sampling: SamplingProfile | None = None  # None: no monitor app (and no sampling energy) for this board
 
     @property
     def flash_end(self) -> int:
@@ -102,6 +117,24 @@ NRF52840 = BoardProfile(
                              "retention, wake on any event'", "secondary"),
         notes="The harness enables the DC/DC regulator (POWER.DCDCEN) as in ICPU0 but runs the CPU from HFINT: it "
               "never starts the 32 MHz crystal, which ICPU0 includes. It idles in WFI with UARTE0 disabled.",
+    ),
+    sampling=SamplingProfile(
+        adc_current=Figure(1.24e-3, "A", f"{NRF52840_PS} > SAADC active, ISAADC,RUN: 'SAADC sampling @ 16 ksps, "
+                           "Acquisition time = 20 µs, Clock = HFXO, Regulator = DC/DC' (read on docs.nordicsemi.com, "
+                           "ps_nrf52840 parameters.i_saadc); it includes the EasyDMA transfer of every result (the "
+                           "PS gives no separate EasyDMA figure); charged for acquisition + conversion of each "
+                           "sample", "secondary"),
+        acquisition_time_s=10e-6,
+        conversion_time=Figure(2e-6, "s", f"{NRF52840_PS} > SAADC electrical specification, tCONV: conversion "
+                               "time, '< 2 µs' (upper bound used)", "unverified"),
+        wake_up_time=Figure(3e-6, "s", f"{NRF52840_PS} > POWER, tIDLE2CPU: wake-up from System ON IDLE (low-power "
+                            "sub-mode) to the CPU executing", "unverified"),
+        sleep_current=Figure(3.16e-6, "A", f"{NRF52840_PS} > Sleep, ION_RAMON_RTC: 'System ON, full 256 kB RAM "
+                             "retention, wake on RTC (running from LFRC clock)'", "unverified"),
+        notes="firmware/monitor/source_saadc.c: RTC1 TICK at 32768 / 91 = 360.088 Hz (LFXO) triggers SAADC SAMPLE "
+              "through PPI; TACQ 10 µs, 12 bit, gain 1/6; EasyDMA writes a 64-sample ring; the CPU wakes on "
+              "RESULTDONE. The PS's sleep figure is for LFRC, the board runs LFXO (the LFXO draws less). The "
+              "console (UARTE0, one line per beat on the DK) is left out: a product would send classes by radio.",
     ),
 )
 

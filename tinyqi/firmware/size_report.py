@@ -25,6 +25,7 @@ SECTION_ROLES = {
     ".tq_model_code": "generated tq_model_invoke() (model_data.c)",
     ".tq_model_const": "model constants: weights, biases, quantisation, CSR (model_data.c)",
     ".tq_golden": "golden vectors checked by the harness (golden_data.c; test data, not the model)",
+    ".tq_stream": "recorded samples the monitor reads in emulation (stream_data.c; test data, not the firmware)",
     ".text": "harness, startup, board support, libc/libgcc",
     ".ARM.exidx": "unwind index",
     ".data": "initialised data (its load image is also in flash)",

@@ -7,7 +7,8 @@ What it adds to PlatformIO's generic program build:
   - the linker MEMORY map, written from the same manifest into $BUILD_DIR/tinyqi_memory.ld;
   - the board support sources (startup, vectors, clock, console) from `custom_board_src`/<board>/ and .../common/;
   - the generated model C as the library `tinyqi_model`: the directory named by $TINYQI_MODEL_SRC, else the
-    `custom_model_src` option; as a library, PlatformIO's dependency finder links the runtime (lib/tinyqi) it uses;
+    `custom_model_src` option, holding the files `custom_model_files` lists (default: the harness's model and golden
+    vectors); as a library, PlatformIO's dependency finder links the runtime (lib/tinyqi) it uses;
   - an `upload` target that flashes the ELF with pyOCD.
 """
 
@@ -22,7 +23,8 @@ project_dir = env.subst("$PROJECT_DIR")
 
 TOOL = "arm-none-eabi-"
 MODEL_LIBRARY = "tinyqi_model"
-MODEL_SOURCES = ("model_data.c", "model_data.h", "golden_data.c", "golden_data.h")
+# What the model directory must hold: the harness's default; an app names its own with `custom_model_files`.
+HARNESS_MODEL_FILES = "model_data.c model_data.h golden_data.c golden_data.h"
 
 
 def fail(message):
@@ -52,7 +54,8 @@ def configure_toolchain():
         ARFLAGS=["rc"],
         PROGNAME="firmware",
         PROGSUFFIX=".elf",
-        SIZEPROGREGEXP=r"^(?:\.isr_vector|\.tq_runtime|\.tq_model_\w+|\.tq_golden|\.text|\.ARM\.exidx|\.data)\s+(\d+)",
+        SIZEPROGREGEXP=r"^(?:\.isr_vector|\.tq_runtime|\.tq_model_\w+|\.tq_golden|\.tq_stream|\.text|\.ARM\.exidx|"
+                       r"\.data)\s+(\d+)",
         SIZEDATAREGEXP=r"^(?:\.stack|\.data|\.tq_arena|\.bss)\s+(\d+).*",
         SIZECHECKCMD="$SIZETOOL -A -d $SOURCES",
         SIZEPRINTCMD="$SIZETOOL -B -d $SOURCES",
@@ -126,7 +129,8 @@ def model_source_dir():
     """$TINYQI_MODEL_SRC (set by `tinyqi build`) wins over the platformio.ini default."""
     chosen = os.environ.get("TINYQI_MODEL_SRC") or project_path("custom_model_src")
     chosen = os.path.abspath(os.path.join(project_dir, chosen))
-    missing = [name for name in MODEL_SOURCES if not os.path.isfile(os.path.join(chosen, name))]
+    required = env.GetProjectOption("custom_model_files", HARNESS_MODEL_FILES).split()
+    missing = [name for name in required if not os.path.isfile(os.path.join(chosen, name))]
     if missing:
         fail("model sources %s: missing %s; run `tinyqi build` or point TINYQI_MODEL_SRC at a directory "
              "written by tinyqi.codegen" % (chosen, ", ".join(missing)))
