@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 # The real data: $TINYQI_DATA, else the workplace copy beside the checkout (CI has ../shared/data).
 REAL_DATA = Path(os.environ.get("TINYQI_DATA") or REPO.parent / "shared" / "data")
+# A dead HTTP(S) proxy for firmware builds: a registry access fails the build instead of stalling it.
+OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
+needs_firmware = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
+                                    reason="arm-none-eabi-gcc not installed (apt-get install gcc-arm-none-eabi "
+                                           "libnewlib-arm-none-eabi)")
 
 
 def real_dataset(name: str) -> Path:
@@ -36,3 +42,33 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) ->
     assert "Traceback" not in result.stderr
     for needle in needles:
         assert needle in lines[0], lines[0]
+
+
+@pytest.fixture(scope="session")
+def harness_elf(tmp_path_factory) -> Path:
+    """The emulator tests' harness firmware (tests/fixtures/emu), built with arm-none-eabi-gcc."""
+    gcc = shutil.which("arm-none-eabi-gcc")
+    if gcc is None:
+        pytest.skip("arm-none-eabi-gcc is not installed (apt-get install gcc-arm-none-eabi)")
+    fixtures = REPO / "tests" / "fixtures" / "emu"
+    elf = tmp_path_factory.mktemp("emu") / "harness.elf"
+    subprocess.run([gcc, "-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-O2",
+                    "-ffreestanding", "-nostdlib", "-T", str(fixtures / "link.ld"),
+                    *(str(fixtures / name) for name in ("startup.c", "tq_io.c", "harness.c")), "-lgcc", "-o",
+                    str(elf)], check=True, capture_output=True)
+    return elf
+
+
+@pytest.fixture(scope="module")
+def offline():
+    """OFFLINE in the environment of the module's tests (and of the builds they start)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in OFFLINE.items():
+            patch.setenv(name, value)
+        yield
+
+
+@pytest.fixture(scope="session")
+def core(tmp_path_factory) -> Path:
+    """The session's offline PlatformIO core, prepared by the first build and shared by every firmware test."""
+    return tmp_path_factory.getbasetemp() / "pio-core"

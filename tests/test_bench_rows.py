@@ -12,6 +12,7 @@ from tinyqi.bench.baseline import check_cycles
 from tinyqi.bench.rows import add_ratios, pareto_front
 from tinyqi.bench.variants import select_variants
 from tinyqi.errors import TinyqiError
+from tinyqi.manifest import write_manifest
 
 
 def _row(name, accuracy, energy, cycles=None):
@@ -76,10 +77,12 @@ def test_variant_selection(tmp_path):
     for directory in (tmp_path, tmp_path / "variants" / "qinn"):
         for name in ("model_int8.tflite", "golden.npz", "metrics.json"):
             (directory / name).write_bytes(b"")
+        write_manifest(directory, "train")
+    (tmp_path / "variants" / ".qinn-s1.partial-99").mkdir()  # a compress under way: not a variant
     assert [v.name for v in select_variants(tmp_path)] == ["int8-dense", "qinn"]  # no model_float.tflite
     assert [v.name for v in select_variants(tmp_path, ("qinn",))] == ["qinn"]
     (tmp_path / "variants" / "qinn" / "golden.npz").unlink()
-    with pytest.raises(TinyqiError, match="variant 'qinn' lacks golden.npz"):
+    with pytest.raises(TinyqiError, match=r"qinn/golden.npz: missing, but `tinyqi train` wrote it"):
         select_variants(tmp_path)
 
 
@@ -98,7 +101,7 @@ def test_default_run_dir_is_where_train_writes(tmp_path):
 
 
 def test_missing_variant_is_one_line(tmp_path):
-    (tmp_path / "metrics.json").write_text(json.dumps({"task": "ecg"}))
+    (tmp_path / "metrics.json").write_text(json.dumps({"task": "ecg", "dataset": {}}))
     result = run_cli("bench", "ecg", "--run", str(tmp_path), "--variant", "qinn")
     assert_one_line_error(result, "no variant qinn; available: int8-dense")
 
@@ -106,5 +109,6 @@ def test_missing_variant_is_one_line(tmp_path):
 def test_float_build_of_a_model_dir_without_float_model_is_one_line(tmp_path):
     for name in ("model_int8.tflite", "golden.npz"):
         (tmp_path / name).write_bytes(b"")
+    write_manifest(tmp_path, "compress")
     result = run_cli("build", "--board", "nrf52840", str(tmp_path), "--float")
     assert_one_line_error(result, "no model_float.tflite")

@@ -17,7 +17,9 @@ from tinyqi.tflite_model import load_tflite
 
 @pytest.fixture(scope="module")
 def csr_dir(tmp_path_factory):
-    """A pruned two-input model with CSR tables and golden.npz (as `tinyqi train` / `compress` write them)."""
+    """A pruned two-input model with CSR tables and golden.npz (as `tinyqi train` / `compress` write them, with
+    their manifest.json)."""
+    from tinyqi.manifest import write_manifest
     from tinyqi.modeldir import write_golden
 
     model_dir, xs = make_model_dir(tmp_path_factory.mktemp("csr"), pruned_two_input)
@@ -25,6 +27,7 @@ def csr_dir(tmp_path_factory):
                      csr.tables_from_tflite(load_tflite(model_dir / "model_int8.tflite"), max_density=0.5))
     y = np.arange(VECTORS) % 5
     write_golden(model_dir, (model_dir / "model_int8.tflite").read_bytes(), xs, y, 5)
+    write_manifest(model_dir, "compress")
     return model_dir
 
 

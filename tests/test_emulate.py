@@ -222,7 +222,7 @@ def test_renode_suite_follows_renode_conventions(harness, tmp_path):
     text = robot.read_text()
     assert "Resource          ${RENODEKEYWORDS}" in text
     assert "Create Terminal Tester    ${UART}    timeout=90" in text and "${UART}           sysbus.uart0" in text
-    assert "Wait For Line On Uart     TQ_DONE vectors.\\\\d+ mismatches.0" in text
+    assert "Wait For Line On Uart     TQ_DONE vectors.(\\\\d+) mismatches.(\\\\d+)" in text
     resc = (tmp_path / "a" / "tinyqi.resc").read_text()
     assert f"sysbus LoadELF @{harness.resolve()}" in resc and "PerformanceInMips 64" in resc
     assert "sysbus.uart0 CreateFileBackend" in resc

@@ -14,41 +14,22 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import needs_firmware
 from elftools.elf.elffile import ELFFile
 
 from tinyqi.errors import TinyqiError
 from tinyqi.firmware.boards import BOARDS, get_board
 from tinyqi.firmware.build import REPO_ROOT, compile_firmware
-from tinyqi.firmware.pio_core import pio_environment, prepare_core
+from tinyqi.firmware.pio_core import default_core_dir, prepare_core, project_core_dir
 
 FIXTURE_MODEL = REPO_ROOT / "tests" / "fixtures" / "firmware_model"
-OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
-                       reason="arm-none-eabi-gcc not installed (apt-get install gcc-arm-none-eabi "
-                              "libnewlib-arm-none-eabi)"),
-]
-
-
-def session_core(tmp_path_factory) -> Path:
-    """One offline core per test session, shared by the firmware test modules."""
-    return tmp_path_factory.getbasetemp() / "pio-core"
+pytestmark = [pytest.mark.slow, needs_firmware]
 
 
 @pytest.fixture(scope="module")
-def offline():
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in OFFLINE.items():
-            patch.setenv(name, value)
-        yield
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, offline):
+def built(tmp_path_factory, offline, core):
     """board name -> BuildResult of the fixture model (and profile=True for the nrf52840 under 'nrf52840-profile')."""
-    core = session_core(tmp_path_factory)
     out = tmp_path_factory.mktemp("firmware")
     results = {name: compile_firmware(FIXTURE_MODEL, get_board(name), out / name, core) for name in sorted(BOARDS)}
     results["nrf52840-profile"] = compile_firmware(FIXTURE_MODEL, get_board("nrf52840"), out / "profile", core,
@@ -136,30 +117,46 @@ def flash_image(elf: Path, out: Path) -> bytes:
     return out.read_bytes()
 
 
-def test_same_sources_give_the_same_flash_image(built, tmp_path_factory, tmp_path):
-    again = compile_firmware(FIXTURE_MODEL, get_board("nrf52840"), tmp_path / "again", session_core(tmp_path_factory))
+def test_same_sources_give_the_same_flash_image(built, core, tmp_path):
+    again = compile_firmware(FIXTURE_MODEL, get_board("nrf52840"), tmp_path / "again", core)
     assert flash_image(again.elf, tmp_path / "a.bin") == flash_image(built["nrf52840"].elf, tmp_path / "b.bin")
 
 
-def test_missing_model_sources_is_one_clear_error(built, tmp_path_factory, tmp_path):
+def test_missing_model_sources_is_one_clear_error(built, core, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(TinyqiError, match=r"pio run -e nrf52840: .*missing model_data.c, model_data.h"):
-        compile_firmware(tmp_path / "empty", get_board("nrf52840"), tmp_path / "out", session_core(tmp_path_factory))
+        compile_firmware(tmp_path / "empty", get_board("nrf52840"), tmp_path / "out", core)
     assert (tmp_path / "out" / "pio-run.log").is_file()
 
 
 def test_a_clean_copy_elsewhere_builds_with_plain_pio_run(offline, tmp_path):
-    """The repo's firmware files at another path, a fresh core, only `pio run`: what a clean clone does."""
+    """The repo's firmware files at another path, its core prepared as scripts/setup does, then nothing but
+    `pio run -e nrf52840` in it: no PLATFORMIO_* variable, a fresh HOME (no ~/.platformio to fall back on) and a
+    dead proxy, so only the core platformio.ini names can make it build."""
     clone = tmp_path / "elsewhere" / "clone"
     clone.mkdir(parents=True)
     shutil.copy(REPO_ROOT / "platformio.ini", clone)
     shutil.copytree(REPO_ROOT / "firmware", clone / "firmware", ignore=shutil.ignore_patterns(".pio"))
     shutil.copytree(FIXTURE_MODEL, clone / "tests" / "fixtures" / "firmware_model")
-    core = prepare_core(tmp_path / "fresh-core")
-    run = subprocess.run([sys.executable, "-m", "platformio", "run", "-d", str(clone), "-e", "nrf52840"],
-                         env={**os.environ, **pio_environment(core)}, cwd=tmp_path, capture_output=True, text=True)
+    core = prepare_core(project_core_dir(clone))
+    assert core == clone / ".pio" / "core"
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PLATFORMIO_")}
+    (tmp_path / "home").mkdir()
+    run = subprocess.run([sys.executable, "-m", "platformio", "run", "-e", "nrf52840"],
+                         env={**env, "HOME": str(tmp_path / "home")}, cwd=clone, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert (clone / ".pio" / "build" / "nrf52840" / "firmware.elf").is_file()
+    assert (core / "platforms").is_dir() and not (tmp_path / "home" / ".platformio" / "packages").exists()
+
+
+def test_the_default_core_is_the_one_platformio_ini_names(monkeypatch):
+    """What `tinyqi build` and scripts/setup-platformio prepare is where a plain `pio run` in the clone looks."""
+    from platformio.project.config import ProjectConfig
+
+    monkeypatch.delenv("TINYQI_PIO_CORE", raising=False)
+    monkeypatch.delenv("PLATFORMIO_CORE_DIR", raising=False)
+    monkeypatch.chdir(REPO_ROOT)
+    assert Path(ProjectConfig(str(REPO_ROOT / "platformio.ini")).get("platformio", "core_dir")) == default_core_dir()
 
 
 # The harness in the project's emulator (tinyqi.emulate): the ELF `tinyqi flash` uploads, unchanged.

@@ -45,11 +45,15 @@ def one_error_line(result) -> str:
 
 @pytest.fixture
 def run_dir(tmp_path):
-    """A run directory shape (model_int8.tflite + a variant); the .tflite content is never read here."""
+    """A run directory shape (model_int8.tflite + a variant, each with its manifest.json); the .tflite content is
+    never read here."""
+    from tinyqi.manifest import write_manifest
+
     run = tmp_path / "run"
     (run / "variants" / "pruned").mkdir(parents=True)
     for model_dir in (run, run / "variants" / "pruned"):
         (model_dir / "model_int8.tflite").write_bytes(b"not read: codegen is replaced in these tests")
+        write_manifest(model_dir, "train")
     return run
 
 

@@ -238,7 +238,7 @@ def test_litert_fully_connected_rounds_in_double_precision(tmp_path):
             x = it.get_tensor(op.inputs[0]).astype(np.int64).ravel() - int(tin.zero_point[0])
             acc = w.data.astype(np.int64) @ x
             got = it.get_tensor(op.outputs[0]).astype(np.int64).ravel()
-            mults, shifts = conv_multipliers(float(tin.scale[0]), w.scale, float(tout.scale[0]), w.shape[0])
+            mults, shifts = conv_multipliers(float(tin.scale[0]), w.scale, float(tout.scale[0]), w.shape[0], op.op)
             for c in range(w.shape[0]):
                 real = float(tin.scale[0]) * float(w.scale[c]) / float(tout.scale[0])
                 zp = int(tout.zero_point[0])

@@ -15,8 +15,11 @@ from tinyqi.tflite_model import load_tflite
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    """A run root (dense int8 + float) with one CSR variant, like `tinyqi train` + `tinyqi compress` leave it."""
+    """A run root (dense int8 + float) with one CSR variant, like `tinyqi train` + `tinyqi compress` leave it (each
+    with its manifest.json)."""
     import shutil
+
+    from tinyqi.manifest import sha256_file, write_manifest
 
     root, _ = make_model_dir(tmp_path_factory.mktemp("run"), pruned_two_input)
     variant = root / "variants" / "pruned70"
@@ -24,6 +27,8 @@ def run_dir(tmp_path_factory):
     shutil.copy(root / "model_int8.tflite", variant / "model_int8.tflite")
     csr.write_tables(variant / "model_int8.tflite",
                      csr.tables_from_tflite(load_tflite(variant / "model_int8.tflite"), max_density=0.5))
+    write_manifest(variant, "compress", base_sha256=sha256_file(root / "model_int8.tflite"))
+    write_manifest(root, "train")
     return root
 
 

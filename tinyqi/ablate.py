@@ -11,14 +11,15 @@ pruning, QINN, the combinations and the control run over every seed. Outputs: ab
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
 from tinyqi.compress import pipeline, storage
-from tinyqi.files import write_json
+from tinyqi.errors import TinyqiError
+from tinyqi.files import atomic_path, read_json, require, write_json, write_text
+from tinyqi.manifest import check_model_dir
 from tinyqi.tflite_model import load_tflite
 
 PRUNING = ("magnitude-global", "magnitude-layer", "anneal-prune")
@@ -60,7 +61,7 @@ def run_ablation(run: pipeline.Run, out: Path, seeds=(0, 1, 2), base=pipeline.Co
               "seeds": list(seeds), "rows": rows, "pruning_vs_seeds": seed_summary(rows, seeds)}
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "ablation.json", result)
-    (out / "ablation.md").write_text(markdown(result))
+    write_text(out / "ablation.md", markdown(result))
     plot(rows, out / "ablation_accuracy_vs_bytes.png")
     return result
 
@@ -70,7 +71,12 @@ def _reusable(run: pipeline.Run, name: str, opts: pipeline.CompressOptions) -> d
     path = run.path / "variants" / name / "metrics.json"
     if not path.is_file():
         return None
-    m = json.loads(path.read_text())
+    try:
+        check_model_dir(path.parent)  # complete, and made from this run's model (tinyqi.manifest)
+    except TinyqiError:
+        return None  # built again, and replaced as a whole
+    m = read_json(path, "delete that variant directory or run without --reuse")
+    require(m, path, {"ablation_row": dict}, "delete that variant directory or run without --reuse")
     same_base = m.get("base_tflite_sha256") == run.metrics.get("tflite_sha256")
     # A variant written before an option existed was made with that option's default.
     recorded = {**asdict(pipeline.CompressOptions()), **m.get("options", {})}
@@ -159,5 +165,6 @@ def plot(rows: list[dict], path: Path) -> None:
     axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle("tinyqi compression ablation (int8 test set; one point per variant and seed)")
     fig.tight_layout()
-    fig.savefig(path, dpi=120, metadata={"Software": None})
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, metadata={"Software": None})
     plt.close(fig)

@@ -16,17 +16,18 @@ The .tflite itself never carries TFLite sparsity metadata: TFLM would run it sil
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from tinyqi.errors import TinyqiError
-from tinyqi.files import write_npz
+from tinyqi.files import read_json, read_npz, require, write_json, write_npz
 from tinyqi.tflite_model import TfliteModel, load_tflite
 
 FORMAT = "tinyqi-csr/1"
+TODO = "re-run `tinyqi compress` to write the tables again"
+INDEX_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.uint16, np.uint32))  # what the kernels read (1, 2, 4 bytes)
 SPARSE_WEIGHT_OPS = {"FULLY_CONNECTED": 1, "CONV_2D": 1}  # op name -> input slot of the weight tensor
 
 
@@ -136,8 +137,7 @@ def write_tables(tflite_path: str | Path, tables: list[CsrTable]) -> Path:
         "tflite_sha256": hashlib.sha256(model.raw).hexdigest(),
         "tensors": [_entry(t) for t in tables],
     }
-    (out / "csr.json").write_text(json.dumps(index, indent=2) + "\n")
-    return out / "csr.json"
+    return write_json(out / "csr.json", index)
 
 
 def read_tables(model_dir: str | Path, model: TfliteModel | None = None) -> list[CsrTable]:
@@ -146,24 +146,65 @@ def read_tables(model_dir: str | Path, model: TfliteModel | None = None) -> list
     index_path = model_dir / "csr.json"
     if not index_path.exists():
         return []
-    try:
-        index = json.loads(index_path.read_text())
-        arrays = np.load(model_dir / "csr.npz")
-    except (OSError, ValueError) as exc:
-        raise TinyqiError(f"{index_path}: unreadable CSR tables ({exc}); re-run `tinyqi compress`") from None
+    index = read_json(index_path, TODO)
     if index.get("format") != FORMAT:
-        raise TinyqiError(f"{index_path}: format {index.get('format')!r} is not {FORMAT!r}; re-run `tinyqi compress`")
+        raise TinyqiError(f"{index_path}: format {index.get('format')!r} is not {FORMAT!r}; {TODO}")
+    require(index, index_path, {"tflite": str, "tflite_sha256": str, "tensors": list}, TODO)
+    arrays = read_npz(model_dir / "csr.npz", TODO)
     model = model or load_tflite(model_dir / index["tflite"])
     if hashlib.sha256(model.raw).hexdigest() != index["tflite_sha256"]:
-        raise TinyqiError(f"{index_path}: made for a different {index['tflite']}; re-run `tinyqi compress`")
+        raise TinyqiError(f"{index_path}: made for a different {index['tflite']}; {TODO}")
     tables = []
-    for e in index["tensors"]:
-        k = e["key"]
-        table = CsrTable(e["tensor_index"], e["name"], tuple(e["shape"]), arrays[f"{k}.row_ptr"],
-                         arrays[f"{k}.col_idx"], arrays[f"{k}.values"], tuple(e["scales"]), tuple(e["zero_points"]))
+    for entry in index["tensors"]:
+        table = _table(entry, arrays, model, index_path)
         _check_matches(model, table)
         tables.append(table)
     return tables
+
+
+def _table(entry, arrays: dict[str, np.ndarray], model: TfliteModel, where: Path) -> CsrTable:
+    """One csr.json entry and its arrays, checked to be a well-formed table of a weight tensor of `model`: the
+    kernels index the input with col_idx and walk rows by row_ptr, so a malformed table reads out of bounds."""
+    if not isinstance(entry, dict):
+        raise TinyqiError(f"{where}: a 'tensors' entry is {entry!r}, not an object; {TODO}")
+    require(entry, where, {"key": str, "tensor_index": int, "name": str, "shape": list, "scales": list,
+                           "zero_points": list}, TODO)
+    key, index = entry["key"], entry["tensor_index"]
+    if not 0 <= index < len(model.tensors):
+        raise TinyqiError(f"{where}: table {key} is for tensor {index}, the model has {len(model.tensors)}; {TODO}")
+    shape = model.tensor(index).shape
+    if [int(d) for d in entry["shape"] if isinstance(d, int)] != list(shape) or len(shape) < 2:
+        raise TinyqiError(f"{where}: table {key} has shape {entry['shape']}, tensor {index} is {list(shape)}; {TODO}")
+    row_ptr, col_idx, values = (_array(arrays, f"{key}.{part}", where) for part in ("row_ptr", "col_idx", "values"))
+    rows, cols = shape[0], int(np.prod(shape[1:]))
+    for name, array, dtypes in (("row_ptr", row_ptr, INDEX_DTYPES), ("col_idx", col_idx, INDEX_DTYPES),
+                                ("values", values, (np.dtype(np.int8),))):
+        if array.ndim != 1 or array.dtype not in dtypes:
+            raise TinyqiError(f"{where}: {key}.{name} is {array.dtype}{list(array.shape)}, expected a vector of "
+                              f"{' or '.join(d.name for d in dtypes)}; {TODO}")
+    _check_structure(key, row_ptr.astype(np.int64), col_idx.astype(np.int64), values.size, rows, cols, where)
+    return CsrTable(index, entry["name"], tuple(shape), row_ptr, col_idx, values,
+                    tuple(float(v) for v in entry["scales"]), tuple(int(v) for v in entry["zero_points"]))
+
+
+def _array(arrays: dict[str, np.ndarray], name: str, where: Path) -> np.ndarray:
+    if name not in arrays:
+        raise TinyqiError(f"{where.with_suffix('.npz')}: no array '{name}'; {TODO}")
+    return arrays[name]
+
+
+def _check_structure(key: str, row_ptr: np.ndarray, col_idx: np.ndarray, nnz: int, rows: int, cols: int,
+                     where: Path) -> None:
+    """row_ptr: rows + 1 offsets from 0 to nnz, never decreasing; col_idx: nnz columns, increasing within a row."""
+    if len(row_ptr) != rows + 1 or row_ptr[0] != 0 or row_ptr[-1] != nnz or np.any(np.diff(row_ptr) < 0) or (
+            len(col_idx) != nnz):
+        raise TinyqiError(f"{where}: {key}.row_ptr does not delimit {rows} rows of its {nnz} values; {TODO}")
+    if nnz and col_idx.max() >= cols:
+        raise TinyqiError(f"{where}: {key}.col_idx reaches column {col_idx.max()} of {cols}; {TODO}")
+    starts = np.zeros(nnz, dtype=bool)
+    starts[row_ptr[:-1][row_ptr[:-1] < nnz]] = True
+    if np.any((np.diff(col_idx) <= 0) & ~starts[1:]):
+        raise TinyqiError(f"{where}: {key}.col_idx is not increasing within a row; {TODO}")
 
 
 def _check_matches(model: TfliteModel, table: CsrTable) -> None:

@@ -1,7 +1,8 @@
 """Host execution of generated C: the tinyqi runtime and a generated model compiled by the host gcc under
 AddressSanitizer + UndefinedBehaviorSanitizer, fed test vectors through a small harness. Used by `tinyqi verify`
 (against TFLM) and by the int8 evaluation of every trained or compressed model (tinyqi.modeldir), so the metrics a
-run reports are those of the C code that goes on the device.
+run reports are those of the C code that goes on the device. The signal chains' harnesses (tinyqi.signal.hostc,
+tinyqi.signal.vibration_hostc) are built and run with the same flags: cached_executable, run_sanitized.
 """
 
 from __future__ import annotations
@@ -163,6 +164,61 @@ def _first_error(stderr: str) -> str:
     lines = [line for line in stderr.strip().splitlines() if line.strip()]
     errors = [line for line in lines if "error" in line]
     return (errors or lines or ["(no compiler output)"])[0]
+
+
+def cached_executable(name: str, harness: str, sources: list[Path], what: str) -> Path:
+    """The `harness` C text linked with the .c files of `sources` under CFLAGS, built once per content of the
+    sources (every file the build reads), flags and harness: $TINYQI_CACHE/host-<name>/<digest>/<name>_host."""
+    if shutil.which(CC) is None:
+        raise TinyqiError(f"{CC}: host C compiler not found; install gcc (apt-get install gcc)")
+    digest = hashlib.sha256(" ".join([CC, *CFLAGS]).encode() + harness.encode())
+    for f in sources:
+        digest.update(f.name.encode() + f.read_bytes())
+    out = CACHE_DIR / f"host-{name}" / digest.hexdigest()[:16]
+    exe = out / f"{name}_host"
+    if not exe.is_file():
+        _build_into(out, name, harness, [p for p in sources if p.suffix == ".c"], what)
+    return exe
+
+
+def _build_into(out: Path, name: str, harness: str, sources: list[Path], what: str) -> None:
+    """Build in a fresh directory, then move it into place (a concurrent run may get there first)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=out.parent))
+    try:
+        (tmp / f"{name}_harness.c").write_text(harness)
+        cmd = [CC, *CFLAGS, f"-I{runtime_dir() / 'include'}", *map(str, sources), str(tmp / f"{name}_harness.c"),
+               "-o", str(tmp / f"{name}_host")]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise TinyqiError(f"{runtime_dir()}: host compilation of {what} failed: {_first_error(result.stderr)}")
+        try:
+            tmp.rename(out)
+        except OSError:
+            pass
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def int16_stdin(values, problem: str) -> bytes:
+    """`values` as a harness reads them from stdin (little-endian int16); TinyqiError(problem) unless they are a 1-D
+    array of integers in int16 range."""
+    samples = np.asarray(values)
+    if samples.ndim != 1 or not np.issubdtype(samples.dtype, np.integer) or samples.size and (
+            samples.min() < -32768 or samples.max() > 32767):
+        raise TinyqiError(problem)
+    return samples.astype("<i2").tobytes()
+
+
+def run_sanitized(args: list[str], stdin: bytes, what: str) -> bytes:
+    """stdout of a program built with CFLAGS; a sanitizer finding, any stderr (a harness's complaint) or a non-zero
+    exit raises TinyqiError, named by `what`."""
+    result = subprocess.run(args, input=stdin, capture_output=True, env={**os.environ, **SANITIZER_ENV})
+    if result.returncode != 0 or result.stderr.strip():
+        text = result.stderr.decode(errors="replace").strip() or f"exit {result.returncode}"
+        raise TinyqiError(f"{what}: the host run failed (exit {result.returncode}): {text[:2000]}")
+    return result.stdout
 
 
 def run_host(exe: Path, inputs: list[np.ndarray], dtype, output_size: int) -> tuple[np.ndarray, str]:

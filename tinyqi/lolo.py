@@ -8,7 +8,6 @@ Accuracy and macro-F1 come from the int8 model (tinyqi's generated C, checked ag
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +16,8 @@ import numpy as np
 from tinyqi.compress import storage
 from tinyqi.data import cwru
 from tinyqi.errors import TinyqiError
-from tinyqi.files import write_json
+from tinyqi.files import read_json, require, write_json, write_text
+from tinyqi.manifest import check_model_dir
 from tinyqi.tflite_model import load_tflite
 
 COLUMNS = ("test_load_hp", "train_loads_hp", "test_windows", "float_accuracy", "int8_accuracy", "int8_macro_f1",
@@ -47,7 +47,7 @@ def write_table(out: Path) -> dict:
         raise TinyqiError(f"{missing[0] / 'metrics.json'}: missing ({len(missing)} of {len(cwru.LOADS_HP)} folds); "
                           "train the folds first with `tinyqi lolo vibration --out DIR` (without --table-only)")
     rows = [fold_row(fold_dir(out, load)) for load in cwru.LOADS_HP]
-    first = json.loads((fold_dir(out, cwru.LOADS_HP[0]) / "metrics.json").read_text())
+    first = fold_metrics(fold_dir(out, cwru.LOADS_HP[0]))
     result = {
         "task": first["task"],
         "sample": first["dataset"]["sample"],
@@ -62,12 +62,25 @@ def write_table(out: Path) -> dict:
         "int8_macro_f1_min": min(r["int8_macro_f1"] for r in rows),
     }
     write_json(out / "lolo.json", result)
-    (out / "lolo.md").write_text(markdown(result))
+    write_text(out / "lolo.md", markdown(result))
     return result
 
 
+def fold_metrics(run_dir: Path) -> dict:
+    """A fold's metrics.json with every key the table reads."""
+    path = Path(run_dir) / "metrics.json"
+    todo = "train that fold again with `tinyqi lolo vibration --out DIR`"
+    metrics = read_json(path, todo)
+    require(metrics, path, {"task": str, "seed": int, "training.epochs": int, "dataset.sample": bool,
+                            "dataset.split": str, "dataset.test_count": int, "float.accuracy": (int, float),
+                            "int8.accuracy": (int, float), "int8.macro_f1": (int, float), "int8.per_class": dict,
+                            "int8_tflm_mismatches": int}, todo)
+    return metrics
+
+
 def fold_row(run_dir: Path) -> dict:
-    m = json.loads((Path(run_dir) / "metrics.json").read_text())
+    check_model_dir(run_dir, stage="train")  # its metrics.json and model are one training's (tinyqi.manifest)
+    m = fold_metrics(run_dir)
     test_load = cwru.parse_split(m["dataset"]["split"])
     model = load_tflite(Path(run_dir) / "model_int8.tflite")
     return {

@@ -1,22 +1,27 @@
 """A model directory: int8 (and float) .tflite of one Keras model, checked against both references.
 
 Written for the trained baseline (the run root) and for every compressed variant (`variants/<name>/`), so all later
-stages (codegen, verify, firmware, emulate, bench) consume the same layout (docs/architecture.md).
+stages (codegen, verify, firmware, emulate, bench) consume the same layout (docs/architecture.md). Its manifest.json
+and `check_model_dir`, the check every consumer runs first, live in tinyqi.manifest (re-exported here).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 
 from tinyqi import convert, cost, hostc
 from tinyqi.data.dataset import Dataset
-from tinyqi.evaluate import classification_metrics
-from tinyqi.files import write_npz
+from tinyqi.evaluate import classification_metrics, device_scoring, per_record
+from tinyqi.errors import TinyqiError
+from tinyqi.files import read_npz, write_npz
+from tinyqi.manifest import check_model_dir, write_manifest  # noqa: F401  (re-exported)
 from tinyqi.tflite_model import parse_tflite
 
 GOLDEN_PER_CLASS = 4
+TESTSET_TODO = "re-run `tinyqi train` to write it again"
 INT8_EVALUATION = "tinyqi generated C, host gcc with ASan+UBSan (CSR kernels where tables exist)"
 
 
@@ -31,6 +36,7 @@ def evaluate_int8(model_dir: Path, xs: list[np.ndarray], y: np.ndarray, class_na
     tflm = convert.run_tflm(tflite, q)
     litert = convert.run_litert_ref(tflite, q)
     return {
+        "predictions": np.argmax(ours, axis=1),
         "metrics": classification_metrics(y, np.argmax(ours, axis=1), class_names),
         "tflm_mismatches": int(np.count_nonzero(ours != tflm)),
         "litert_ref": {
@@ -41,6 +47,25 @@ def evaluate_int8(model_dir: Path, xs: list[np.ndarray], y: np.ndarray, class_na
         },
         "outputs": int(tflm.size),
     }
+
+
+def int8_predictions(model_dir: Path, xs: list[np.ndarray]) -> np.ndarray:
+    """Classes the model directory's generated C gives float inputs `xs` (Keras order)."""
+    if len(xs[0]) == 0:
+        return np.zeros(0, np.int64)
+    tflite = (Path(model_dir) / "model_int8.tflite").read_bytes()
+    q = convert.quantize_inputs(parse_tflite(tflite), xs)
+    return np.argmax(hostc.int8_outputs(model_dir, q, use_csr=True), axis=1)
+
+
+def device_metrics(model_dir: Path, ds: Dataset, predictions: np.ndarray) -> dict | None:
+    """The ECG device scoring (evaluate.device_scoring) of a model directory, when the dataset carries it."""
+    if ds.scoring is None:
+        return None
+    false_pred = int8_predictions(model_dir, ds.scoring["false_inputs"])
+    scored = device_scoring(ds.y_test, predictions, false_pred, ds.scoring["missed"], ds.class_names)
+    scored["per_record"] = per_record(ds.y_test, predictions, ds.scoring["record"], ds.class_names)
+    return scored
 
 
 def golden_indices(y: np.ndarray, n_classes: int, per_class: int = GOLDEN_PER_CLASS) -> np.ndarray:
@@ -69,9 +94,39 @@ def write_testset(run_dir: Path, ds: Dataset) -> Path:
 
 
 def load_testset(run_dir: Path) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
-    z = np.load(Path(run_dir) / "testset.npz")
-    xs = [z[f"x{k}"] for k in range(sum(1 for f in z.files if f.startswith("x")))]
-    return xs, z["y"], [str(c) for c in z["class_names"]]
+    """testset.npz (docs/architecture.md), checked: every consumer quantises these inputs and trusts the labels."""
+    path = Path(run_dir) / "testset.npz"
+    z = read_npz(path, TESTSET_TODO)
+    count = sum(1 for name in z if re.fullmatch(r"x\d+", name))
+    missing = [name for name in [*(f"x{k}" for k in range(count)), "y", "class_names"] if name not in z] or (
+        ["x0"] if count == 0 else [])
+    if missing:
+        raise TinyqiError(f"{path}: no array '{missing[0]}'; {TESTSET_TODO}")
+    xs, y, names = [z[f"x{k}"] for k in range(count)], z["y"], z["class_names"]
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or names.ndim != 1 or names.dtype.kind != "U":
+        raise TinyqiError(f"{path}: 'y' is {y.dtype}{list(y.shape)} and 'class_names' {names.dtype}"
+                          f"{list(names.shape)}, expected integer labels and a list of names; {TESTSET_TODO}")
+    if y.size == 0:
+        raise TinyqiError(f"{path}: holds no samples; {TESTSET_TODO}")
+    if not (0 <= y.min() and y.max() < len(names)):
+        raise TinyqiError(f"{path}: labels run from {y.min()} to {y.max()} for {len(names)} classes; {TESTSET_TODO}")
+    for k, x in enumerate(xs):
+        _check_inputs(path, f"x{k}", x, len(y))
+    return xs, y, [str(c) for c in names]
+
+
+def _check_inputs(path: Path, name: str, x: np.ndarray, rows: int) -> None:
+    """One input array: float, one row per label, every value finite (quantising NaN would give int8 0 silently)."""
+    if x.ndim < 2 or not np.issubdtype(x.dtype, np.floating):
+        raise TinyqiError(f"{path}: '{name}' is {x.dtype}{list(x.shape)}, expected float rows of model inputs; "
+                          f"{TESTSET_TODO}")
+    if len(x) != rows:
+        raise TinyqiError(f"{path}: '{name}' has {len(x)} rows but there are {rows} labels; {TESTSET_TODO}")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        row = int(np.argwhere(bad)[0][0])
+        raise TinyqiError(f"{path}: '{name}' has {int(bad.sum())} NaN/Inf values (first in row {row}); "
+                          f"{TESTSET_TODO}")
 
 
 def model_summary(tflite: bytes) -> dict:

@@ -14,7 +14,8 @@ import numpy as np
 from tinyqi import convert, modeldir, report
 from tinyqi.data import store
 from tinyqi.evaluate import classification_metrics
-from tinyqi.files import write_json
+from tinyqi.files import check_replaceable, staged_dir, write_bytes, write_json
+from tinyqi.manifest import is_model_dir_output, write_manifest
 from tinyqi.tasks import Task, get_task
 from tinyqi.train import fit, predict_labels, set_determinism
 
@@ -30,6 +31,7 @@ class TrainOptions:
     sample: bool | None = None  # None: full data when present, else the bundled sample (said loudly)
     split: str | None = None
     labels: str | None = None  # the task's label set (vibration: 10 or 4 classes); None: its default
+    beats: str | None = None  # ECG: beats the device detects (default) or, for comparison, the annotated ones
 
 
 def resolve_sample(task: Task, opts: TrainOptions) -> bool:
@@ -37,7 +39,7 @@ def resolve_sample(task: Task, opts: TrainOptions) -> bool:
     user named no location (a named location that is empty is an error, never a silent sample)."""
     if opts.sample is not None:
         return opts.sample
-    if (store.dataset_dir(task.dataset, opts.data_dir)).is_dir():
+    if store.dataset_present(task.dataset, opts.data_dir):
         return False
     if store.explicit_root(opts.data_dir):
         return False  # the loader then says exactly what is missing where
@@ -46,38 +48,44 @@ def resolve_sample(task: Task, opts: TrainOptions) -> bool:
 
 def train_task(opts: TrainOptions, ui) -> dict:
     task = get_task(opts.task)
-    load_options = task.load_options(opts.labels)  # a wrong --labels: one line before anything else
+    load_options = task.load_options(opts.labels, opts.beats)  # a wrong option: one line before anything else
+    check_replaceable(opts.out, is_model_dir_output, "run directory")  # a bad --out too
     sample = resolve_sample(task, opts)
     if sample:
         ui.warn(f"NO FULL {task.dataset.upper()} DATA FOUND: training on the bundled sample ({task.sample_kind}). "
                 f"Figures are a smoke test only; run `tinyqi data fetch {task.dataset}` for real results.")
     split = opts.split or task.default_split
     epochs = opts.epochs or (task.quick_epochs if opts.quick else task.epochs)
-    out = Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
-
-    with ui.stage("loading data"):
-        ds = task.load(opts.data_dir, sample=sample, split=split, **load_options)
-    with ui.stage(f"training {epochs} epochs", total=epochs) as advance:
-        set_determinism(opts.seed)  # before building: initial weights come from the seed too
-        model = task.build_model(ds.input_shapes, ds.n_classes)
-        training = fit(model, ds, epochs=epochs, seed=opts.seed, batch_size=task.batch_size,
-                       on_epoch=lambda e, logs, f1: advance(f"epoch {e + 1}: val macro-F1 {f1:.3f}"))
-        model.save(out / "model.keras")
-    with ui.stage("converting to int8 and float32 TFLite"):
-        int8 = convert.to_int8_tflite(model, ds.x_train)
-        (out / "model_int8.tflite").write_bytes(int8)
-        (out / "model_float.tflite").write_bytes(convert.to_float_tflite(model))
-    with ui.stage(f"evaluating float and int8 (generated C vs TFLM and LiteRT) on {len(ds.y_test)} test samples"):
-        float_metrics = classification_metrics(ds.y_test, predict_labels(model, ds.x_test), ds.class_names)
-        int8_eval = modeldir.evaluate_int8(out, ds.x_test, ds.y_test, ds.class_names)
-        modeldir.write_testset(out, ds)
-        modeldir.write_golden(out, int8, ds.x_test, ds.y_test, ds.n_classes)
-    metrics = _metrics(task, opts, ds, float_metrics, int8_eval, int8, training)
-    write_json(out / "metrics.json", metrics)
-    report.confusion_png(out / "confusion_int8.png", metrics["int8"]["confusion"], ds.class_names,
-                         f"{task.name} int8, {ds.info['split']}" + (" (SAMPLE)" if sample else ""))
-    report.write_report(out, metrics, ds.class_names)
+    # The whole run is written aside and swapped in at the end (tinyqi.files.staged_dir): a reader, and an
+    # interrupted run, see the previous complete run directory or the new one, never a mix. The previous run's
+    # variants/, firmware builds, verify.json, ... belong to its model and go with it.
+    with staged_dir(opts.out, is_model_dir_output, "run directory") as out:
+        with ui.stage("loading data"):
+            ds = task.load(opts.data_dir, sample=sample, split=split, **load_options)
+        with ui.stage(f"training {epochs} epochs", total=epochs) as advance:
+            set_determinism(opts.seed)  # before building: initial weights come from the seed too
+            model = task.build_model(ds.input_shapes, ds.n_classes)
+            training = fit(model, ds, epochs=epochs, seed=opts.seed, batch_size=task.batch_size,
+                           on_epoch=lambda e, logs, f1: advance(f"epoch {e + 1}: val macro-F1 {f1:.3f}"))
+            model.save(out / "model.keras")
+        with ui.stage("converting to int8 and float32 TFLite"):
+            int8 = convert.to_int8_tflite(model, ds.x_train, input_scale=ds.input_scale)
+            write_bytes(out / "model_int8.tflite", int8)
+            write_bytes(out / "model_float.tflite", convert.to_float_tflite(model))
+        with ui.stage(f"evaluating float and int8 (generated C vs TFLM and LiteRT) on {len(ds.y_test)} test samples"):
+            float_metrics = classification_metrics(ds.y_test, predict_labels(model, ds.x_test), ds.class_names)
+            int8_eval = modeldir.evaluate_int8(out, ds.x_test, ds.y_test, ds.class_names)
+            int8_device = modeldir.device_metrics(out, ds, int8_eval["predictions"])
+            modeldir.write_testset(out, ds)
+            modeldir.write_golden(out, int8, ds.x_test, ds.y_test, ds.n_classes)
+        metrics = _metrics(task, opts, ds, float_metrics, int8_eval, int8, training)
+        if int8_device is not None:
+            metrics["int8_device"] = int8_device
+        write_json(out / "metrics.json", metrics)
+        report.confusion_png(out / "confusion_int8.png", metrics["int8"]["confusion"], ds.class_names,
+                             f"{task.name} int8, {ds.info['split']}" + (" (SAMPLE)" if sample else ""))
+        report.write_report(out, metrics, ds.class_names)
+        write_manifest(out, "train")
     return metrics
 
 

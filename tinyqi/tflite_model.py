@@ -80,20 +80,33 @@ def parse_tflite(raw: bytes, path: Path | None = None) -> TfliteModel:
         model = schema.ModelT.InitFromPackedBuf(bytearray(raw), 0)
     except Exception:
         raise TinyqiError(f"{where}: not a valid TFLite flatbuffer; re-export the model with `tinyqi train`") from None
-    if len(model.subgraphs) != 1:
-        raise TinyqiError(f"{where}: {len(model.subgraphs)} subgraphs; tinyqi supports single-subgraph models only")
-    graph = model.subgraphs[0]
-    tensors = [_tensor(i, t, model.buffers) for i, t in enumerate(graph.tensors)]
-    operators = [_operator(i, op, model.operatorCodes) for i, op in enumerate(graph.operators or [])]
-    return TfliteModel(path, tensors, operators, list(graph.inputs), list(graph.outputs), raw)
+    subgraphs = model.subgraphs or []
+    if len(subgraphs) != 1:
+        raise TinyqiError(f"{where}: {len(subgraphs)} subgraphs; tinyqi supports single-subgraph models only")
+    graph = subgraphs[0]
+    tensors = [_tensor(where, i, t, model.buffers or []) for i, t in enumerate(graph.tensors or [])]
+    operators = [_operator(where, i, op, model.operatorCodes or [], len(tensors))
+                 for i, op in enumerate(graph.operators or [])]
+    inputs, outputs = _indices(graph.inputs), _indices(graph.outputs)
+    if any(not 0 <= i < len(tensors) for i in inputs + outputs):
+        raise TinyqiError(f"{where}: a model input or output names a tensor outside its {len(tensors)} tensors; "
+                          "the file is corrupt, re-export the model")
+    return TfliteModel(path, tensors, operators, inputs, outputs, raw)
 
 
-def _tensor(index: int, t, buffers) -> Tensor:
+def _indices(values) -> list[int]:
+    return [int(i) for i in (values if values is not None else [])]
+
+
+def _tensor(where, index: int, t, buffers) -> Tensor:
     dtype = _DTYPES.get(t.type)
-    name = t.name.decode() if isinstance(t.name, bytes) else str(t.name)
+    name = t.name.decode(errors="replace") if isinstance(t.name, bytes) else str(t.name)
     if dtype is None:
         raise TinyqiError(f"tensor '{name}': TFLite type {t.type} is not supported; use int8/int32/float32 tensors")
-    shape = tuple(int(d) for d in (t.shape if t.shape is not None else []))
+    shape = tuple(_indices(t.shape))
+    if any(d < 0 for d in shape):
+        raise TinyqiError(f"{where}: tensor '{name}' has shape {shape}; tinyqi needs static shapes, re-export the "
+                          "model with a fixed batch size")
     q = t.quantization
     scale = np.asarray(q.scale if q is not None and q.scale is not None else [], dtype=np.float32)
     zero_point = np.asarray(q.zeroPoint if q is not None and q.zeroPoint is not None else [], dtype=np.int64)
@@ -101,15 +114,27 @@ def _tensor(index: int, t, buffers) -> Tensor:
     buf = buffers[t.buffer].data if 0 <= t.buffer < len(buffers) else None
     data = None
     if buf is not None and len(buf) > 0:
-        data = np.frombuffer(bytes(bytearray(buf)), dtype=dtype).reshape(shape)
+        data = np.frombuffer(bytes(bytearray(buf)), dtype=np.uint8)
+        if data.size != int(np.prod(shape)) * np.dtype(dtype).itemsize:
+            raise TinyqiError(f"{where}: tensor '{name}' holds {data.size} bytes of data for shape {shape}; the file "
+                              "is corrupt, re-export the model")
+        data = data.view(dtype).reshape(shape)
     return Tensor(index, name, shape, dtype, scale, zero_point, qdim, data, t.sparsity is not None)
 
 
-def _operator(index: int, op, codes) -> Operator:
+def _operator(where, index: int, op, codes, tensor_count: int) -> Operator:
+    if not 0 <= op.opcodeIndex < len(codes):
+        raise TinyqiError(f"{where}: operator {index} names operator code {op.opcodeIndex} of {len(codes)}; the file "
+                          "is corrupt, re-export the model")
     code = codes[op.opcodeIndex]
     builtin = max(int(code.builtinCode), int(code.deprecatedBuiltinCode))
     name = _OP_NAMES.get(builtin, f"BUILTIN_{builtin}")
     if builtin == schema.BuiltinOperator.CUSTOM:
-        name = "CUSTOM:" + (code.customCode.decode() if code.customCode else "?")
-    return Operator(index, name, [int(i) for i in op.inputs], [int(i) for i in op.outputs], op.builtinOptions,
-                    int(code.version))
+        name = "CUSTOM:" + (code.customCode.decode(errors="replace") if code.customCode else "?")
+    inputs, outputs = _indices(op.inputs), _indices(op.outputs)
+    # -1 marks an omitted optional input; an operator always writes real tensors.
+    if any(not -1 <= i < tensor_count for i in inputs) or not outputs or any(
+            not 0 <= i < tensor_count for i in outputs):
+        raise TinyqiError(f"{where}: operator {index} ({name}) names tensors outside the model's {tensor_count}; "
+                          "the file is corrupt, re-export the model")
+    return Operator(index, name, inputs, outputs, op.builtinOptions, int(code.version))

@@ -8,8 +8,20 @@ from tinyqi.data.dataset import Dataset
 from tinyqi.evaluate import classification_metrics
 
 
+def import_tensorflow() -> None:
+    """Loads TensorFlow and Keras with fds 1/2 silenced: their C++ libraries print absl log lines (oneDNN notices)
+    straight to stderr while loading, whatever TF_CPP_MIN_LOG_LEVEL says. Later imports are free."""
+    from tinyqi.convert import native_output_silenced
+
+    with native_output_silenced():
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+
+
 def set_determinism(seed: int) -> None:
-    """Same seed, same data -> same weights -> byte-identical .tflite (needs both calls, ml-stack notes)."""
+    """Same seed, same data -> same weights -> byte-identical .tflite (needs both calls, ml-stack notes).
+    Every training path calls it first, so it is where TensorFlow gets loaded quietly."""
+    import_tensorflow()
     import keras
     import tensorflow as tf
 

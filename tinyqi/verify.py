@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from tinyqi import convert
-from tinyqi.codegen import MODEL_FILES
+from tinyqi.codegen import MODEL_FILES, build_program
 from tinyqi.errors import TinyqiError
-from tinyqi.files import write_json
+from tinyqi.files import is_hidden, write_json
 from tinyqi.hostc import SANITIZERS, HostBuild, run_generated
+from tinyqi.manifest import check_model_dir
 from tinyqi.modeldir import load_testset
 from tinyqi.tflite_model import load_tflite
 
@@ -56,9 +57,7 @@ def verify_float(model_dir: Path, xs: list[np.ndarray], build: HostBuild) -> dic
     """The float32 build against TFLM's float32 interpreter: largest absolute difference and argmax agreement."""
     path = model_dir / MODEL_FILES["f32"]
     model = load_tflite(path)
-    positions = convert.keras_input_positions(model)
-    inputs = [xs[p].reshape((-1,) + model.tensor(i).shape[1:]).astype(np.float32)
-              for i, p in zip(model.inputs, positions)]
+    inputs = [x.astype(np.float32) for x in convert.model_inputs(model, xs)]
     reference = convert.run_tflm(path.read_bytes(), inputs)
     program, out, problem = run_generated(model_dir, inputs, build, build.build_dir / "float", float_model=True)
     if problem:
@@ -72,11 +71,19 @@ def verify_float(model_dir: Path, xs: list[np.ndarray], build: HostBuild) -> dic
             "sanitizers": {"enabled": SANITIZERS, "findings": 0, "reports": []}}
 
 
+def check_generatable(model_dir: Path, float_model: bool = False) -> None:
+    """codegen's checks (I/O types, supported ops, quantisation, CSR tables) before TFLM ever runs the model: a model
+    codegen refuses gets codegen's one-line reason here too, not a failure inside the reference interpreter."""
+    for use_csr in (False, True):
+        build_program(model_dir, use_csr=use_csr, float_model=float_model)
+
+
 def model_dirs(run_dir: Path) -> list[tuple[str, Path]]:
     dirs = [(".", run_dir)] if (run_dir / MODEL_FILES["s8"]).is_file() else []
     variants = run_dir / "variants"
     if variants.is_dir():
-        dirs += [(f"variants/{d.name}", d) for d in sorted(variants.iterdir()) if (d / MODEL_FILES["s8"]).is_file()]
+        dirs += [(f"variants/{d.name}", d) for d in sorted(variants.iterdir())
+                 if not is_hidden(d) and (d / MODEL_FILES["s8"]).is_file()]  # hidden: a compress under way
     return dirs
 
 
@@ -88,11 +95,18 @@ def verify_run(run_dir: str | Path, build_dir: str | Path | None = None) -> dict
     dirs = model_dirs(run_dir)
     if not dirs:
         raise TinyqiError(f"{run_dir}: no {MODEL_FILES['s8']} in the run or its variants; run `tinyqi train` first")
+    for label, model_dir in dirs:
+        check_model_dir(model_dir, stage="train" if label == "." else None)  # files that belong together
+    for _, model_dir in dirs:
+        check_generatable(model_dir)
+    has_float = (run_dir / MODEL_FILES["f32"]).is_file()
+    if has_float:
+        check_generatable(run_dir, float_model=True)
     xs, _, _ = load_testset(run_dir)
     with tempfile.TemporaryDirectory(prefix="tinyqi-verify-") as tmp:
         build = HostBuild(Path(build_dir) if build_dir else Path(tmp))
         models = [verify_model(d, xs, build, label) for label, d in dirs]
-        float_result = verify_float(run_dir, xs, build) if (run_dir / MODEL_FILES["f32"]).is_file() else None
+        float_result = verify_float(run_dir, xs, build) if has_float else None
     csr = [m["csr_mismatches"] for m in models if m["csr_mismatches"] is not None]
     findings = sum(m["sanitizers"]["findings"] for m in models) + (
         float_result["sanitizers"]["findings"] if float_result else 0)

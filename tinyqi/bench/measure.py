@@ -15,6 +15,7 @@ import numpy as np
 
 from tinyqi.bench.variants import Variant
 from tinyqi.emulate import EmulationResult, run_firmware
+from tinyqi.errors import TinyqiError
 from tinyqi.firmware.boards import BoardProfile
 from tinyqi.firmware.build import BuildResult, build
 
@@ -72,7 +73,10 @@ def reference_outputs(variant: Variant) -> np.ndarray:
     in the float harness (TFLM's float interpreter on testset.npz)."""
     from tinyqi.codegen import _golden_from_dir  # the float golden vectors the float firmware was generated with
 
-    golden = _golden_from_dir(variant.model_dir, variant.float_model)
+    golden, source = _golden_from_dir(variant.model_dir, variant.float_model)
+    if golden is None:
+        raise TinyqiError(f"{source}: missing; the bench compares the firmware with it: re-run `tinyqi train` / "
+                          "`tinyqi compress`")
     dtype = np.float32 if variant.float_model else np.int8
     return np.asarray(golden["output"], dtype=dtype).reshape(len(golden["output"]), -1)
 

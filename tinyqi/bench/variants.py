@@ -3,14 +3,16 @@ variant in RUN_DIR/variants/<name>/ (docs/architecture.md), each a model directo
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from tinyqi.errors import TinyqiError
+from tinyqi.files import is_hidden, read_json, require
 from tinyqi.firmware.build import FLOAT_MODEL_FILE, GOLDEN_FILE, MODEL_FILE
+from tinyqi.manifest import check_model_dir
 
 FLOAT_VARIANT = "float32-dense"
+METRICS_TODO = "re-run `tinyqi train` (or `tinyqi compress` for a variant) to write it again"
 INT8_VARIANT = "int8-dense"
 
 
@@ -23,7 +25,11 @@ class Variant:
 
     @property
     def metrics(self) -> dict:
-        return json.loads((self.model_dir / "metrics.json").read_text())
+        path = self.model_dir / "metrics.json"
+        metrics = read_json(path, METRICS_TODO)
+        key = self.metrics_key
+        require(metrics, path, {f"{key}.accuracy": (int, float), f"{key}.macro_f1": (int, float)}, METRICS_TODO)
+        return metrics
 
     @property
     def has_csr(self) -> bool:
@@ -44,7 +50,8 @@ def load_run(task: str, run_dir: Path | None) -> tuple[Path, dict]:
     path = run_dir / "metrics.json"
     if not path.is_file():
         raise TinyqiError(f"{path}: missing; {run_dir} is not a run directory written by `tinyqi train`")
-    metrics = json.loads(path.read_text())
+    metrics = read_json(path, METRICS_TODO)
+    require(metrics, path, {"task": str, "dataset": dict}, METRICS_TODO)
     if metrics.get("task") != task:
         raise TinyqiError(f"{run_dir}: holds a '{metrics.get('task')}' run, not '{task}'; "
                           f"pass `tinyqi bench {metrics.get('task')}` or another --run")
@@ -52,6 +59,7 @@ def load_run(task: str, run_dir: Path | None) -> tuple[Path, dict]:
 
 
 def _check_model_dir(variant: Variant) -> Variant:
+    check_model_dir(variant.model_dir)  # what is there belongs together (tinyqi.manifest)
     needed = [FLOAT_MODEL_FILE if variant.float_model else MODEL_FILE, GOLDEN_FILE, "metrics.json"]
     missing = [name for name in needed if not (variant.model_dir / name).is_file()]
     if missing:
@@ -67,7 +75,8 @@ def all_variants(run_dir: Path) -> list[Variant]:
         found.append(Variant(FLOAT_VARIANT, run_dir, True, "float"))
     found.append(Variant(INT8_VARIANT, run_dir, False, "int8"))
     variants_dir = run_dir / "variants"
-    names = sorted(path.name for path in variants_dir.iterdir() if path.is_dir()) if variants_dir.is_dir() else []
+    names = sorted(path.name for path in variants_dir.iterdir()
+                   if path.is_dir() and not is_hidden(path)) if variants_dir.is_dir() else []  # hidden: under way
     found += [Variant(name, variants_dir / name, False, "int8") for name in names]
     return found
 

@@ -14,7 +14,7 @@ import numpy as np
 from tinyqi import __version__
 from tinyqi.codegen import arena
 from tinyqi.codegen.emit import write_header, write_source
-from tinyqi.codegen.golden import write_golden
+from tinyqi.codegen.golden import GOLDEN_TODO, check_golden, load_golden, write_golden
 from tinyqi.codegen.lower import lower
 from tinyqi.codegen.program import Program
 from tinyqi.csr import read_tables
@@ -41,7 +41,7 @@ def build_program(model_dir: str | Path, use_csr: bool = True, float_model: bool
         raise TinyqiError(f"{path}: no such model; run `tinyqi train` (or `tinyqi compress`) to create it")
     model = load_tflite(path)
     tables = read_tables(model_dir, model) if use_csr and dtype == "s8" else []
-    program = lower(model, path.name, dtype, {t.tensor_index: t for t in tables})
+    program = lower(model, str(path), dtype, {t.tensor_index: t for t in tables})
     program.arena_bytes = arena.plan(program.buffers)
     program.naive_bytes = arena.naive_bytes(program.buffers)
     return program, _provenance(model_dir, model, path.name, tables, use_csr, program)
@@ -82,23 +82,25 @@ def generate_program(model_dir: str | Path, out_dir: str | Path, use_csr: bool =
     """generate(), also returning the planned program (layer count, CSR layers, arena figures)."""
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     program, provenance = build_program(model_dir, use_csr, float_model)
-    files = write_model(program, provenance, out_dir)
-    vectors = golden if golden is not None else _golden_from_dir(model_dir, float_model)
+    vectors, source = _golden_from_dir(model_dir, float_model) if golden is None else (golden, "golden argument")
     if vectors is not None:
-        files += write_golden(vectors, program, provenance, out_dir, str(model_dir / MODEL_FILES[program.dtype]))
+        check_golden(vectors, program, source)  # before any file is written: nothing half-generated
+    files = write_model(program, provenance, out_dir)
+    if vectors is not None:
+        files += write_golden(vectors, program, provenance, out_dir, source)
     return files, program
 
 
-def _golden_from_dir(model_dir: Path, float_model: bool) -> dict[str, np.ndarray] | None:
+def _golden_from_dir(model_dir: Path, float_model: bool) -> tuple[dict[str, np.ndarray] | None, str]:
+    """golden.npz of the model directory (None when there is none) and the name to report its problems under."""
     path = model_dir / "golden.npz"
     if not path.is_file():
-        return None
-    with np.load(path) as z:
-        golden = {k: z[k] for k in z.files}
-    return _float_golden(model_dir, golden) if float_model else golden
+        return None, str(path)
+    golden = load_golden(path)
+    return (_float_golden(model_dir, golden, path) if float_model else golden), str(path)
 
 
-def _float_golden(model_dir: Path, golden: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _float_golden(model_dir: Path, golden: dict[str, np.ndarray], path: Path) -> dict[str, np.ndarray]:
     """The golden rows as float32 inputs (from testset.npz) with TFLM's float32 outputs."""
     from tinyqi import convert
     from tinyqi.modeldir import load_testset
@@ -109,10 +111,14 @@ def _float_golden(model_dir: Path, golden: dict[str, np.ndarray]) -> dict[str, n
     xs, _, _ = load_testset(run_dir)
     tflite = (model_dir / MODEL_FILES["f32"]).read_bytes()
     model = load_tflite(model_dir / MODEL_FILES["f32"])
-    rows = golden["index"]
-    positions = convert.keras_input_positions(model)
-    inputs = [xs[p][rows].reshape((len(rows),) + model.tensor(i).shape[1:]).astype(np.float32)
-              for i, p in zip(model.inputs, positions)]
+    rows = np.asarray(golden.get("index", []))
+    if rows.ndim != 1 or not rows.size or not np.issubdtype(rows.dtype, np.integer) or not (
+            0 <= rows.min() and rows.max() < len(xs[0])):
+        raise TinyqiError(f"{path}: 'index' must list rows of {run_dir / 'testset.npz'} ({len(xs[0])} rows); "
+                          f"{GOLDEN_TODO}")
+    inputs = [x.astype(np.float32) for x in convert.model_inputs(model, [x[rows] for x in xs])]
     result = {f"input{k}": x for k, x in enumerate(inputs)}
-    result.update(output=convert.run_tflm(tflite, inputs), label=golden["label"], index=rows)
+    result.update(output=convert.run_tflm(tflite, inputs), index=rows)
+    if "label" in golden:
+        result["label"] = golden["label"]
     return result

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from tinyqi.codegen.quant import quantize_multiplier, tflite_round
+from tinyqi.errors import TinyqiError
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 
@@ -145,16 +146,20 @@ def calculate_input_radius(input_integer_bits: int, input_left_shift: int, total
     return math.floor(max_rescaled)
 
 
-def _lut_input_params(input_scale: float) -> tuple[int, int, int]:
+def _lut_input_params(input_scale: float, where: str) -> tuple[int, int, int]:
     real = float(np.float32(input_scale)) * float(1 << (31 - _LUT_INPUT_INTEGER_BITS))
     mantissa, left_shift = math.frexp(real)
+    # TFLM's CalculateInputRadius shifts a 64-bit 1 left by this: a negative or 64-bit shift has no defined result.
+    if not 0 <= left_shift < 63:
+        raise TinyqiError(f"{where}: input scale {input_scale:g} gives an input shift of {left_shift} bits, outside "
+                          "the 0..62 TFLM's int8 TANH/LOGISTIC can compute; re-convert the model")
     multiplier = _wrap_int32(tflite_round(mantissa * (1 << 31)))  # the C++ static_cast wraps 2^31 the same way
     return multiplier, left_shift, calculate_input_radius(_LUT_INPUT_INTEGER_BITS, left_shift)
 
 
 def _lut(input_scale: float, input_zero_point: int, function, output_fraction_bits: int,
-         output_offset: int) -> np.ndarray:
-    multiplier, left_shift, radius = _lut_input_params(input_scale)
+         output_offset: int, where: str) -> np.ndarray:
+    multiplier, left_shift, radius = _lut_input_params(input_scale, where)
     table = np.zeros(256, dtype=np.int8)
     for value in range(-128, 128):
         x = value - int(input_zero_point)
@@ -170,23 +175,27 @@ def _lut(input_scale: float, input_zero_point: int, function, output_fraction_bi
     return table
 
 
-def tanh_table(input_scale: float, input_zero_point: int) -> np.ndarray:
+def tanh_table(input_scale: float, input_zero_point: int, where: str = "TANH") -> np.ndarray:
     """TFLM's int8 TANH (output scale 1/128, zero point 0) for every input, indexed by (uint8_t)input."""
-    return _lut(input_scale, input_zero_point, tanh, 7, 0)
+    return _lut(input_scale, input_zero_point, tanh, 7, 0, where)
 
 
-def logistic_table(input_scale: float, input_zero_point: int) -> np.ndarray:
+def logistic_table(input_scale: float, input_zero_point: int, where: str = "LOGISTIC") -> np.ndarray:
     """TFLM's int8 LOGISTIC (output scale 1/256, zero point -128) for every input, indexed by (uint8_t)input."""
-    return _lut(input_scale, input_zero_point, logistic, 8, -128)
+    return _lut(input_scale, input_zero_point, logistic, 8, -128, where)
 
 
 SOFTMAX_SCALED_DIFF_INTEGER_BITS = 5
 
 
-def softmax_params(beta: float, input_scale: float) -> tuple[int, int, int]:
+def softmax_params(beta: float, input_scale: float, where: str = "SOFTMAX") -> tuple[int, int, int]:
     """PreprocessSoftmaxScaling (double rounding) -> (input_multiplier, input_left_shift, diff_min)."""
     real = min(float(np.float32(beta)) * float(np.float32(input_scale))
                * float(1 << (31 - SOFTMAX_SCALED_DIFF_INTEGER_BITS)), float((1 << 31) - 1))
+    # TFLM's QuantizeMultiplierGreaterThanOne: the kernel shifts the input differences left by 0..31 bits.
+    if not (math.isfinite(real) and real >= 0.5):
+        raise TinyqiError(f"{where}: beta {beta:g} * input scale {input_scale:g} must be a finite number of at least "
+                          "2^-27 for TFLM's int8 SOFTMAX; re-convert the model")
     multiplier, left_shift = quantize_multiplier(real)
     diff_min = -calculate_input_radius(SOFTMAX_SCALED_DIFF_INTEGER_BITS, left_shift)
     return multiplier, left_shift, diff_min

@@ -9,22 +9,53 @@ import numpy as np
 from tinyqi.codegen.emit import IO_TYPES, banner
 from tinyqi.codegen.program import Program, render_array_rows, render_array_values
 from tinyqi.errors import TinyqiError
+from tinyqi.files import read_npz
+
+
+GOLDEN_TODO = "regenerate golden.npz for this model (`tinyqi train` or `tinyqi compress`)"
+IO_DTYPES = {"s8": np.int8, "f32": np.float32}
+
+
+def load_golden(path: Path) -> dict[str, np.ndarray]:
+    """golden.npz as arrays; check_golden then checks them against the model they are for."""
+    return read_npz(path, GOLDEN_TODO)
 
 
 def check_golden(golden: dict[str, np.ndarray], program: Program, where: str) -> int:
-    """Number of vectors, after checking the arrays fit the model's inputs and output."""
-    count = len(golden["output"])
-    for k, size in enumerate(program.input_sizes):
-        key = f"input{k}"
-        if key not in golden:
-            raise TinyqiError(f"{where}: golden vectors lack '{key}'; regenerate golden.npz for this model")
-        if len(golden[key]) != count or golden[key][0].size != size:
-            raise TinyqiError(f"{where}: golden '{key}' has shape {golden[key].shape}, the model input has {size} "
-                              "elements; regenerate golden.npz for this model")
-    if golden["output"][0].size != program.output_size:
-        raise TinyqiError(f"{where}: golden 'output' has shape {golden['output'].shape}, the model output has "
-                          f"{program.output_size} elements; regenerate golden.npz for this model")
+    """Number of vectors, after checking the arrays fit the model's inputs and output exactly: the firmware
+    compares its outputs with them, so a wrong dtype (wrapped into int8) or shape is a wrong verdict."""
+    if not isinstance(golden, dict):
+        raise TinyqiError(f"{where}: golden vectors must be a dict of arrays, not {type(golden).__name__}")
+    keys = [f"input{k}" for k in range(len(program.input_sizes))] + ["output"]
+    missing = [key for key in keys if key not in golden]
+    if missing:
+        raise TinyqiError(f"{where}: golden vectors lack '{missing[0]}'; {GOLDEN_TODO}")
+    output = np.asarray(golden["output"])
+    count = len(output) if output.ndim else 0
+    if count == 0:
+        raise TinyqiError(f"{where}: golden 'output' holds no vectors; {GOLDEN_TODO}")
+    for key, size in zip(keys, [*program.input_sizes, program.output_size]):
+        _check_rows(np.asarray(golden[key]), key, size, count, program.dtype, where)
+    for key in ("label", "index"):
+        value = np.asarray(golden.get(key, np.zeros(count, np.int32)))
+        int32 = np.iinfo(np.int32)
+        if value.shape != (count,) or not np.issubdtype(value.dtype, np.integer) or (
+                value.min() < int32.min or value.max() > int32.max):
+            raise TinyqiError(f"{where}: golden '{key}' is {value.dtype}{list(value.shape)}, expected {count} "
+                              f"int32 values; {GOLDEN_TODO}")
     return count
+
+
+def _check_rows(values: np.ndarray, key: str, size: int, count: int, dtype: str, where: str) -> None:
+    expected = np.dtype(IO_DTYPES[dtype])
+    if values.dtype != expected:
+        raise TinyqiError(f"{where}: golden '{key}' is {values.dtype}, the model's are {expected.name}; "
+                          f"{GOLDEN_TODO}")
+    if values.ndim < 1 or len(values) != count or values[0].size != size:
+        raise TinyqiError(f"{where}: golden '{key}' has shape {values.shape}, expected {count} rows of {size} "
+                          f"elements; {GOLDEN_TODO}")
+    if dtype == "f32" and not np.all(np.isfinite(values)):
+        raise TinyqiError(f"{where}: golden '{key}' holds NaN/Inf values; {GOLDEN_TODO}")
 
 
 def write_golden(golden: dict[str, np.ndarray], program: Program, provenance: list[str], out_dir: Path,

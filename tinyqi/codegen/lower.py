@@ -11,11 +11,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tinyqi.codegen.program import C_INT_TYPES, ArenaRef, Buffer, Call, Definition, Program, Raw
+from tinyqi.codegen.quant import check_quantization
 from tinyqi.csr import CsrTable
 from tinyqi.errors import TinyqiError
 from tinyqi.tflite_model import Operator, Tensor, TfliteModel
 
 ALIAS_OPS = {"RESHAPE", "EXPAND_DIMS", "SQUEEZE"}
+# Ops whose lowering reads their builtin options (strides, pool size, beta, axis), by the schema class they must be.
+OPTIONS = {"CONV_2D": "Conv2DOptionsT", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptionsT", "MAX_POOL_2D": "Pool2DOptionsT",
+           "AVERAGE_POOL_2D": "Pool2DOptionsT", "SOFTMAX": "SoftmaxOptionsT", "CONCATENATION": "ConcatenationOptionsT"}
+# How many leading inputs an op cannot do without (later ones, like a convolution's bias, are optional).
+REQUIRED_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "ADD": 2, "MUL": 2, "MEAN": 2}
+# Ops whose kernels walk input and output as one run of the same number of elements.
+ELEMENTWISE = {"SOFTMAX", "TANH", "LOGISTIC", "QUANTIZE"}
+# Where a windowed op's output channel count comes from: (input slot, axis).
+WINDOW_CHANNELS = {"CONV_2D": (1, 0), "DEPTHWISE_CONV_2D": (1, 3), "MAX_POOL_2D": (0, 3), "AVERAGE_POOL_2D": (0, 3)}
 DTYPES = {"s8": np.int8, "f32": np.float32}
 ELEMENT_BYTES = {"s8": 1, "f32": 4}
 
@@ -65,6 +75,11 @@ class Lowering:
             raise self.fail(f"tensor '{t.name}' is {np.dtype(t.dtype).name}, the {self.dtype} kernels need "
                             f"{np.dtype(DTYPES[self.dtype]).name}", "convert the whole model to one dtype")
 
+    def check_rank(self, t: Tensor, rank: int, what: str) -> None:
+        if len(t.shape) != rank:
+            raise self.fail(f"{what} '{t.name}' has shape {t.shape}, expected {rank} dimensions",
+                            "re-convert the model")
+
     def _key(self, index: int) -> str:
         return f"t{self.root.get(index, index)}"
 
@@ -106,8 +121,50 @@ class Lowering:
 
     def begin(self, op: Operator) -> None:
         self.op = op
+        self._check_structure(op)
+        if self.dtype == "s8":
+            self._check_quantization(op)
         self.usage.append(_Usage())
         self.pending = Call("", [], "", "")
+
+    def _check_structure(self, op: Operator) -> None:
+        """What every lowering takes for granted: its options, its inputs, and activations of the program's dtype."""
+        expected, options = OPTIONS.get(op.op), type(op.options).__name__ if op.options is not None else "no"
+        if expected is not None and options != expected:
+            raise self.fail(f"{op.op} with {options} builtin options", "the file is corrupt, re-export the model")
+        needed = REQUIRED_INPUTS.get(op.op, 1)
+        if len(op.inputs) < needed or min(op.inputs[:needed]) < 0:
+            raise self.fail(f"{op.op} without one of its {needed} inputs", "the file is corrupt, re-export the model")
+        for index in [*op.inputs, *op.outputs]:
+            if index >= 0 and self.tensor(index).data is None:
+                self.check_activation(self.tensor(index))
+        problem = self._shape_problem(op)
+        if problem:
+            raise self.fail(problem, "the kernel would read or write outside its buffers; re-export the model")
+
+    def _shape_problem(self, op: Operator) -> str:
+        """Shapes the kernels rely on beyond what each lowering checks: elementwise ops keep the element count,
+        windows keep the batch and give the output's channels, concatenation fills its output exactly."""
+        shapes = [self.tensor(i).shape if i >= 0 else () for i in op.inputs]
+        out = self.tensor(op.outputs[0]).shape
+        size = int(np.prod(out))
+        if op.op in ELEMENTWISE and int(np.prod(shapes[0])) != size:
+            return f"input {shapes[0]} and output {out} differ in size"
+        if op.op == "SOFTMAX" and (not out or out[-1] < 1):
+            return f"softmax over shape {out}"
+        if op.op == "CONCATENATION" and sum(int(np.prod(s)) for s in shapes) != size:
+            return f"inputs {shapes} do not fill output {out}"
+        if op.op in WINDOW_CHANNELS and len(out) == 4 and all(len(s) == 4 for s in shapes[:2]):
+            channels = shapes[WINDOW_CHANNELS[op.op][0]][WINDOW_CHANNELS[op.op][1]]
+            if out[3] != channels or out[0] != shapes[0][0]:
+                return f"output {out} does not match input {shapes[0]} and filter/window {shapes[1:2]}"
+        return ""
+
+    def _check_quantization(self, op: Operator) -> None:
+        """Every int8 tensor the op touches, before its lowering derives multipliers and clamps from them."""
+        for index in [*op.inputs, *op.outputs]:
+            if index >= 0 and self.tensor(index).dtype == np.int8:
+                check_quantization(self.tensor(index), self.op_where(op))
 
     def emit(self, kernel: str, args: list, layer_name: str) -> None:
         call = self.pending

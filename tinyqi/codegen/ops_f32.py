@@ -88,10 +88,10 @@ def avg_pool2d(lw: Lowering) -> None:
 
 def mean(lw: Lowering) -> None:
     op = lw.op
-    inp, axes = lw.input_tensor(0), lw.input_tensor(1)
+    inp, axes, out = lw.input_tensor(0), lw.input_tensor(1), lw.tensor(op.outputs[0])
     if axes is None or axes.data is None:
         raise lw.fail("the reduction axes are not constant", "use a constant axis")
-    outer, reduce, inner = reduction_view(inp.shape, axes.data, lw.op_where())
+    outer, reduce, inner = reduction_view(inp.shape, axes.data, out.shape, lw.op_where())
     p = lw.define("params", {"outer": outer, "reduce": reduce, "inner": inner}, ctype="tq_mean_f32_params_t")
     lw.emit("tq_mean_f32", [p, lw.read(op.inputs[0]), lw.write(op.outputs[0])], f"{op.index}:mean")
 

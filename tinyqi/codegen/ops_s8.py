@@ -14,8 +14,8 @@ from tinyqi.codegen import fixedpoint
 from tinyqi.codegen.fuse import FUSED_POOL_W
 from tinyqi.codegen.lower import Lowering
 from tinyqi.codegen.program import Raw
-from tinyqi.codegen.quant import (activation_range_s8, conv_multipliers, fully_connected_multipliers,
-                                  quantize_multiplier)
+from tinyqi.codegen.quant import (activation_range_s8, checked_multiplier, conv_multipliers,
+                                  fully_connected_multipliers)
 from tinyqi.codegen.shapes import Window, broadcast, reduction_view
 from tinyqi.csr import CsrTable, smallest_uint
 
@@ -39,10 +39,11 @@ def _act(lw: Lowering, out) -> dict:
 def _folded_bias(lw: Lowering, weights: np.ndarray, input_offset: int, channels: int) -> np.ndarray:
     """bias + input_offset * sum(weights of the channel); weights given as [channels, taps]."""
     bias_t = lw.input_tensor(2)
+    if bias_t is not None and (bias_t.data is None or bias_t.dtype != np.int32 or bias_t.data.size != channels):
+        raise lw.fail(f"bias '{bias_t.name}' is {np.dtype(bias_t.dtype).name}{bias_t.shape}"
+                      f"{'' if bias_t.data is not None else ' (not constant)'}, expected constant int32[{channels}]",
+                      "re-convert with 32-bit biases")
     bias = np.zeros(channels, dtype=np.int64) if bias_t is None else bias_t.data.astype(np.int64).ravel()
-    if bias_t is not None and (bias_t.dtype != np.int32 or bias.size != channels):
-        raise lw.fail(f"bias '{bias_t.name}' is {np.dtype(bias_t.dtype).name}{bias_t.shape}, "
-                      f"expected int32[{channels}]", "re-convert with 32-bit biases")
     folded = bias + int(input_offset) * weights.astype(np.int64).sum(axis=1)
     if folded.min(initial=0) < INT32_MIN or folded.max(initial=0) > INT32_MAX:
         raise lw.fail("folded bias overflows int32", "check the layer's weights and input quantisation")
@@ -54,10 +55,11 @@ def _quant(lw: Lowering, multipliers: list[int], shifts: list[int]) -> dict:
             "shift": lw.define("shift", np.array(shifts, dtype=np.int32))}
 
 
-def _weights(lw: Lowering, slot: int = 1):
+def _weights(lw: Lowering, rank: int, slot: int = 1):
     w = lw.input_tensor(slot)
     if w is None or w.data is None or w.dtype != np.int8:
         raise lw.fail("the filter must be a constant int8 tensor", "use full-integer int8 conversion")
+    lw.check_rank(w, rank, "filter")
     if np.any(w.zero_point != 0):
         raise lw.fail(f"filter '{w.name}' has a non-zero zero point", "TFLite int8 weights are symmetric; re-convert")
     return w
@@ -89,14 +91,15 @@ def _fused_pool(lw: Lowering, out, shifts: list[int]):
 
 def conv2d(lw: Lowering) -> None:
     op = lw.op
-    inp, out, w = lw.input_tensor(0), lw.tensor(op.outputs[0]), _weights(lw)
+    inp, out, w = lw.input_tensor(0), lw.tensor(op.outputs[0]), _weights(lw, 4)
+    lw.check_rank(inp, 4, "input")
     out_c, kh, kw, in_c = w.shape
     if in_c != inp.shape[3]:
         raise lw.fail(f"grouped convolution ({inp.shape[3]} input channels, filter depth {in_c})",
                       "use groups=1 or a depthwise convolution")
     win = Window.from_op(inp.shape, out.shape, kh, kw, op.options, lw.op_where())
     input_offset = -_zp(inp)
-    mults, shifts = conv_multipliers(_scale(inp), w.scale, _scale(out), out_c)
+    mults, shifts = conv_multipliers(_scale(inp), w.scale, _scale(out), out_c, lw.op_where())
     pool = _fused_pool(lw, out, shifts)
     result, name = op.outputs[0], f"{op.index}:conv_2d"
     if pool is not None:  # the convolution computes the pixels the pool reads: twice its output width
@@ -130,14 +133,15 @@ def conv2d(lw: Lowering) -> None:
 
 def depthwise_conv2d(lw: Lowering) -> None:
     op = lw.op
-    inp, out, w = lw.input_tensor(0), lw.tensor(op.outputs[0]), _weights(lw)
+    inp, out, w = lw.input_tensor(0), lw.tensor(op.outputs[0]), _weights(lw, 4)
+    lw.check_rank(inp, 4, "input")
     _, kh, kw, out_c = w.shape
     in_c = inp.shape[3]
     if out_c % in_c:
         raise lw.fail(f"{out_c} output channels is not a multiple of {in_c} input channels", "re-convert the model")
     win = Window.from_op(inp.shape, out.shape, kh, kw, op.options, lw.op_where())
     input_offset = -_zp(inp)
-    mults, shifts = conv_multipliers(_scale(inp), w.scale, _scale(out), out_c)
+    mults, shifts = conv_multipliers(_scale(inp), w.scale, _scale(out), out_c, lw.op_where())
     params = {"window": win.c_value(), "depth_multiplier": out_c // in_c, "input_offset": input_offset,
               "output_offset": _zp(out), "act": _act(lw, out), "quant": _quant(lw, mults, shifts)}
     bias = lw.define("bias", _folded_bias(lw, w.data.reshape(-1, out_c).T, input_offset, out_c),
@@ -151,7 +155,7 @@ def depthwise_conv2d(lw: Lowering) -> None:
 
 def fully_connected(lw: Lowering) -> None:
     op = lw.op
-    inp, out, w = lw.input_tensor(0), lw.tensor(op.outputs[0]), _weights(lw)
+    inp, out, w = lw.input_tensor(0), lw.tensor(op.outputs[0]), _weights(lw, 2)
     if int(getattr(op.options, "weightsFormat", 0)) != 0:
         raise lw.fail("shuffled weights format", "convert with the default weights format")
     out_c, depth = w.shape
@@ -159,7 +163,7 @@ def fully_connected(lw: Lowering) -> None:
     if batches * depth != int(np.prod(inp.shape)) or batches * out_c != int(np.prod(out.shape)):
         raise lw.fail(f"input {inp.shape} / output {out.shape} do not fit filter {w.shape}", "re-convert the model")
     input_offset = -_zp(inp)
-    mults, shifts = fully_connected_multipliers(_scale(inp), w.scale, _scale(out), out_c)
+    mults, shifts = fully_connected_multipliers(_scale(inp), w.scale, _scale(out), out_c, lw.op_where())
     params = {"batches": batches, "accum_depth": depth, "output_depth": out_c, "output_offset": _zp(out),
               "act": _act(lw, out), "quant": _quant(lw, mults, shifts)}
     bias = lw.define("bias", _folded_bias(lw, w.data, input_offset, out_c), "bias + input_offset * sum(w)")
@@ -199,8 +203,9 @@ def mean(lw: Lowering) -> None:
     inp, axes, out = lw.input_tensor(0), lw.input_tensor(1), lw.tensor(op.outputs[0])
     if axes is None or axes.data is None:
         raise lw.fail("the reduction axes are not constant", "use a constant axis")
-    outer, reduce, inner = reduction_view(inp.shape, axes.data, lw.op_where())
-    multiplier, shift = quantize_multiplier(float(np.float32(_scale(inp))) / float(np.float32(_scale(out))))
+    outer, reduce, inner = reduction_view(inp.shape, axes.data, out.shape, lw.op_where())
+    multiplier, shift = checked_multiplier(float(np.float32(_scale(inp))) / float(np.float32(_scale(out))),
+                                           lw.op_where(), f"input scale {_scale(inp):g} / output scale {_scale(out):g}")
     # TFLM folds 1/reduce into the multiplier (reduce.h, QuantizedMeanOrSum), keeping shift >= -31.
     fold = min(reduce.bit_length() - 1, 32, 31 + shift)
     multiplier, shift = (multiplier << fold) // reduce, shift - fold
@@ -221,9 +226,11 @@ def add(lw: Lowering) -> None:
     a, b, out, shape = _binary_inputs(lw)
     left_shift = 20
     twice_max = 2.0 * float(max(np.float32(_scale(a)), np.float32(_scale(b))))
-    m1, s1 = quantize_multiplier(float(np.float32(_scale(a))) / twice_max)
-    m2, s2 = quantize_multiplier(float(np.float32(_scale(b))) / twice_max)
-    mo, so = quantize_multiplier(twice_max / ((1 << left_shift) * float(np.float32(_scale(out)))))
+    where = lw.op_where()
+    m1, s1 = checked_multiplier(float(np.float32(_scale(a))) / twice_max, where, "input 1 rescale")
+    m2, s2 = checked_multiplier(float(np.float32(_scale(b))) / twice_max, where, "input 2 rescale")
+    mo, so = checked_multiplier(twice_max / ((1 << left_shift) * float(np.float32(_scale(out)))), where,
+                                f"2 * max input scale {twice_max / 2:g} / (2^20 * output scale {_scale(out):g})")
     params = {"shape": shape, "input1_offset": -_zp(a), "input2_offset": -_zp(b), "left_shift": left_shift,
               "input1_multiplier": m1, "input1_shift": s1, "input2_multiplier": m2, "input2_shift": s2,
               "output_multiplier": mo, "output_shift": so, "output_offset": _zp(out), "act": _act(lw, out)}
@@ -235,8 +242,9 @@ def add(lw: Lowering) -> None:
 def mul(lw: Lowering) -> None:
     op = lw.op
     a, b, out, shape = _binary_inputs(lw)
-    m, s = quantize_multiplier(float(np.float32(_scale(a))) * float(np.float32(_scale(b)))
-                               / float(np.float32(_scale(out))))
+    m, s = checked_multiplier(float(np.float32(_scale(a))) * float(np.float32(_scale(b)))
+                              / float(np.float32(_scale(out))), lw.op_where(),
+                              f"input scales {_scale(a):g} * {_scale(b):g} / output scale {_scale(out):g}")
     params = {"shape": shape, "input1_offset": -_zp(a), "input2_offset": -_zp(b), "output_multiplier": m,
               "output_shift": s, "output_offset": _zp(out), "act": _act(lw, out)}
     p = lw.define("params", params, ctype="tq_mul_s8_params_t")
@@ -252,16 +260,24 @@ def _lut(lw: Lowering, table: np.ndarray, name: str) -> None:
     lw.emit("tq_lut_s8", [p, lw.read(op.inputs[0]), lw.write(op.outputs[0])], f"{op.index}:{name}")
 
 
+def _check_lut_output(lw: Lowering, name: str, scale: float, zero_point: int) -> None:
+    """The tables hold TFLM's outputs in its fixed output quantisation: any other would be read as wrong values."""
+    out = lw.tensor(lw.op.outputs[0])
+    if np.float32(_scale(out)) != np.float32(scale) or _zp(out) != zero_point:
+        raise lw.fail(f"output quantisation {_scale(out):g}/{_zp(out)}", f"TFLM's int8 {name} needs scale "
+                      f"{scale:g}, zero point {zero_point}; re-convert")
+
+
 def tanh(lw: Lowering) -> None:
     inp = lw.input_tensor(0)
-    _lut(lw, fixedpoint.tanh_table(_scale(inp), _zp(inp)), "tanh")
+    _check_lut_output(lw, "TANH", 1 / 128, 0)
+    _lut(lw, fixedpoint.tanh_table(_scale(inp), _zp(inp), lw.op_where()), "tanh")
 
 
 def logistic(lw: Lowering) -> None:
-    inp, out = lw.input_tensor(0), lw.tensor(lw.op.outputs[0])
-    if _zp(out) != -128:
-        raise lw.fail(f"output zero point {_zp(out)}", "TFLM's int8 LOGISTIC needs -128 (scale 1/256); re-convert")
-    _lut(lw, fixedpoint.logistic_table(_scale(inp), _zp(inp)), "logistic")
+    inp = lw.input_tensor(0)
+    _check_lut_output(lw, "LOGISTIC", 1 / 256, -128)
+    _lut(lw, fixedpoint.logistic_table(_scale(inp), _zp(inp), lw.op_where()), "logistic")
 
 
 def softmax(lw: Lowering) -> None:
@@ -271,7 +287,7 @@ def softmax(lw: Lowering) -> None:
         raise lw.fail(f"output quantisation {_scale(out)}/{_zp(out)}", "TFLM's int8 SOFTMAX needs scale 1/256, "
                       "zero point -128; re-convert")
     depth = int(inp.shape[-1])
-    multiplier, left_shift, diff_min = fixedpoint.softmax_params(float(op.options.beta), _scale(inp))
+    multiplier, left_shift, diff_min = fixedpoint.softmax_params(float(op.options.beta), _scale(inp), lw.op_where())
     params = {"outer": int(np.prod(inp.shape)) // depth, "depth": depth, "input_multiplier": multiplier,
               "input_left_shift": left_shift, "diff_min": diff_min}
     p = lw.define("params", params, ctype="tq_softmax_s8_params_t")
@@ -283,7 +299,8 @@ def quantize(lw: Lowering) -> None:
     inp, out = lw.input_tensor(0), lw.tensor(op.outputs[0])
     if inp.dtype != np.int8:
         raise lw.fail(f"QUANTIZE from {np.dtype(inp.dtype).name}", "export the model with int8 inputs")
-    m, s = quantize_multiplier(float(np.float32(_scale(inp))) / float(np.float32(_scale(out))))
+    m, s = checked_multiplier(float(np.float32(_scale(inp))) / float(np.float32(_scale(out))), lw.op_where(),
+                              f"input scale {_scale(inp):g} / output scale {_scale(out):g}")
     params = {"size": int(np.prod(out.shape)), "input_offset": -_zp(inp), "multiplier": m, "shift": s,
               "output_offset": _zp(out)}
     p = lw.define("params", params, ctype="tq_requantize_s8_params_t")

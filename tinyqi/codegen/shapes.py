@@ -37,6 +37,9 @@ class Window:
         dh = int(getattr(options, "dilationHFactor", 1) or 1)
         dw = int(getattr(options, "dilationWFactor", 1) or 1)
         sh, sw = int(options.strideH), int(options.strideW)
+        if min(sh, sw, dh, dw, filter_h, filter_w) < 1:
+            raise TinyqiError(f"{where}: stride {sh}x{sw}, dilation {dh}x{dw}, window {filter_h}x{filter_w}; each must "
+                              "be at least 1, re-export the model")
         pad_top = window_padding(options.padding, inp["h"], filter_h, sh, dh, out["h"], where)
         pad_left = window_padding(options.padding, inp["w"], filter_w, sw, dw, out["w"], where)
         return cls(inp, out, filter_h, filter_w, sh, sw, dh, dw, pad_top, pad_left)
@@ -93,17 +96,25 @@ def broadcast(shape1: tuple[int, ...], shape2: tuple[int, ...], out_shape: tuple
     return {"size": size, "elementwise": 0, "dims": out, "stride1": strides(shape1), "stride2": strides(shape2)}
 
 
-def reduction_view(shape: tuple[int, ...], axes: np.ndarray, where: str) -> tuple[int, int, int]:
-    """(outer, reduce, inner) for reducing `axes` of `shape`; the non-trivial reduced axes must be adjacent."""
+def reduction_view(shape: tuple[int, ...], axes: np.ndarray, out_shape: tuple[int, ...],
+                   where: str) -> tuple[int, int, int]:
+    """(outer, reduce, inner) for reducing `axes` of `shape` into `out_shape`; the non-trivial reduced axes must be
+    adjacent."""
     rank = len(shape)
+    if rank == 0 or int(np.prod(shape)) == 0:
+        raise TinyqiError(f"{where}: reducing a tensor of shape {shape}; re-export the model")
     reduced = sorted({int(a) % rank for a in np.asarray(axes).ravel()})
     active = [a for a in reduced if shape[a] > 1]
     if active and any(a not in reduced and shape[a] > 1 for a in range(active[0], active[-1] + 1)):
         raise TinyqiError(f"{where}: reducing axes {reduced} of {shape} that are not adjacent is not supported; "
                           "reduce adjacent axes (e.g. global pooling over H and W)")
-    if not active:
-        return int(np.prod(shape)), 1, 1
-    outer = int(np.prod(shape[: active[0]]))
-    reduce = int(np.prod([shape[a] for a in range(active[0], active[-1] + 1)]))
-    inner = int(np.prod(shape[active[-1] + 1 :]))
+    if active:
+        outer = int(np.prod(shape[: active[0]]))
+        reduce = int(np.prod([shape[a] for a in range(active[0], active[-1] + 1)]))
+        inner = int(np.prod(shape[active[-1] + 1 :]))
+    else:
+        outer, reduce, inner = int(np.prod(shape)), 1, 1
+    if outer * inner != int(np.prod(out_shape)):
+        raise TinyqiError(f"{where}: reducing {shape} gives {outer * inner} elements, the output {out_shape} holds "
+                          f"{int(np.prod(out_shape))}; re-export the model")
     return outer, reduce, inner

@@ -6,19 +6,21 @@ from pathlib import Path
 
 import click
 
+from tinyqi.commands.params import DATA_DIR, OUT_DIR, check_seed
+
 
 @click.command("ablate")
 @click.argument("task", type=click.Choice(["ecg"]))
 @click.option("--run", "run_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Trained run directory (default: runs/<task>).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=OUT_DIR, default=None,
               help="Where ablation.json/.md/.png go (default: the run directory).")
 @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds for the pruning rows.")
 @click.option("--target-sparsity", type=float, default=0.8, show_default=True)
 @click.option("--channel-sparsity", type=float, default=0.5, show_default=True)
 @click.option("--weight-fraction", type=float, default=0.5, show_default=True)
 @click.option("--reuse", is_flag=True, help="Keep variants already built from this run with the same options.")
-@click.option("--data-dir", default=None, help="Data root (default: the data the run was trained on).")
+@click.option("--data-dir", type=DATA_DIR, default=None, help="Data root (default: the data the run was trained on).")
 def command(task, run_dir, out, seeds, target_sparsity, channel_sparsity, weight_fraction, reuse, data_dir):
     """Build every variant of the ablation and write ablation.json, ablation.md and a plot."""
     from tinyqi.ablate import ROW_KEYS, run_ablation
@@ -30,6 +32,8 @@ def command(task, run_dir, out, seeds, target_sparsity, channel_sparsity, weight
         seed_list = tuple(int(s) for s in seeds.split(","))
     except ValueError:
         raise TinyqiError(f"--seeds {seeds!r}: give comma-separated integers, e.g. 0,1,2") from None
+    for seed in seed_list:
+        check_seed(seed, "--seeds")
     base = CompressOptions(target_sparsity=target_sparsity, channel_sparsity=channel_sparsity,
                            weight_fraction=weight_fraction)
     validate(base)

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import click
 
+from tinyqi.commands.params import OUT_DIR
+
 
 @click.command("codegen")
 @click.argument("model_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "out_dir", required=True, type=OUT_DIR,
               help="Directory for the generated C files.")
 @click.option("--dense", is_flag=True, help="Ignore CSR tables: dense kernels for every layer.")
 @click.option("--float", "float_model", is_flag=True,
@@ -17,9 +19,11 @@ import click
 def command(model_dir, out_dir, dense, float_model):
     """Generate C for MODEL_DIR (a run directory or one of its variants/<name>/)."""
     from tinyqi.codegen import generate_program
+    from tinyqi.manifest import check_model_dir
     from tinyqi.ui import Ui
 
     ui = Ui()
+    check_model_dir(model_dir)  # its files belong together: no golden vectors of another model
     files, program = generate_program(model_dir, out_dir, use_csr=not dense, float_model=float_model)
     for f in files:
         ui.out.print(f"wrote {f}")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from tinyqi.commands.params import DATA_DIR, OUT_DIR, SEED
 from tinyqi.compress.pipeline import METHODS
 
 
@@ -20,15 +21,16 @@ from tinyqi.compress.pipeline import METHODS
 @click.option("--weight-fraction", type=float, default=0.5, show_default=True,
               help="Low-rank budget: factorised weights / dense weights of the factorised layers.")
 @click.option("--row-balanced", is_flag=True, help="Equal non-zeros in every output row (fast CSR kernels).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--tempering", is_flag=True, help="Parallel-tempering replica exchange in the annealer.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Variant directory (default: RUN_DIR/variants/<method>[-rb][-s<seed>]).")
-@click.option("--data-dir", default=None, help="Data root (default: the data the run was trained on).")
+@click.option("--out", type=OUT_DIR, default=None,
+              help="Variant directory (default: RUN_DIR/variants/<method>[-rb][-s<seed>]); written aside and swapped "
+                   "in whole.")
+@click.option("--data-dir", type=DATA_DIR, default=None, help="Data root (default: the data the run was trained on).")
 def command(run_dir, method, target_sparsity, channel_sparsity, weight_fraction, row_balanced, seed, tempering, out,
             data_dir):
     """Compress the model of RUN_DIR and write a variant model directory."""
-    from tinyqi.compress.pipeline import CompressOptions, compress, load_run, validate
+    from tinyqi.compress.pipeline import CompressOptions, check_variant_out, compress, load_run, validate
     from tinyqi.ui import Ui
 
     ui = Ui()
@@ -36,6 +38,8 @@ def command(run_dir, method, target_sparsity, channel_sparsity, weight_fraction,
                            channel_sparsity=channel_sparsity, weight_fraction=weight_fraction,
                            row_balanced=row_balanced, seed=seed, tempering=tempering)
     validate(opts)
+    if out is not None:
+        check_variant_out(run_dir, out)  # before the run and its data are loaded
     with ui.stage("loading the run and its data"):
         run = load_run(run_dir, data_dir)
     row = compress(run, opts, out, log=lambda line: ui.out.print(line, markup=False, highlight=False))

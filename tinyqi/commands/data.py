@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from tinyqi.commands.params import DATA_DIR, SOURCE_DIR
+
 FETCHERS = {"mitdb": ("tinyqi.data.ecg", "fetch_mitdb"), "cwru": ("tinyqi.data.cwru", "fetch_cwru")}
 
 
@@ -14,9 +16,10 @@ def command():
 
 @command.command("fetch")
 @click.argument("dataset")
-@click.option("--from", "from_dir", type=click.Path(), default=None,
+@click.option("--from", "from_dir", type=SOURCE_DIR, default=None,
               help="Import from a local copy instead of downloading (same checksum verification).")
-@click.option("--data-dir", default=None, help="Data root (default: $TINYQI_DATA or ~/.cache/tinyqi/data).")
+@click.option("--data-dir", type=DATA_DIR, default=None,
+              help="Data root (default: $TINYQI_DATA or ~/.cache/tinyqi/data).")
 def fetch(dataset, from_dir, data_dir):
     """Fetch DATASET (mitdb, cwru) into the data root and verify every file's SHA-256."""
     import importlib

@@ -6,18 +6,20 @@ from pathlib import Path
 
 import click
 
+from tinyqi.commands.params import DATA_DIR, EPOCHS, OUT_DIR, SEED
+
 # Short screen headers for tinyqi.lolo.COLUMNS (same order); lolo.json/lolo.md keep the full key names.
 HEADERS = ("test HP", "train HP", "windows", "float acc", "int8 acc", "int8 F1", "≠ TFLM", "weight B")
 
 
 @click.command("lolo")
 @click.argument("task", type=click.Choice(["vibration"]))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=OUT_DIR, default=None,
               help="Directory for the fold runs hp0..hp3 and lolo.json/lolo.md (default: runs/<task>_lolo).")
 @click.option("--quick", is_flag=True, help="Few epochs per fold: a fast end-to-end check, not a result.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--epochs", type=int, default=None, help="Override the task's epoch count.")
-@click.option("--data-dir", default=None, help="Data root holding <dataset>/ (default: $TINYQI_DATA or "
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--epochs", type=EPOCHS, default=None, help="Override the task's epoch count.")
+@click.option("--data-dir", type=DATA_DIR, default=None, help="Data root holding <dataset>/ (default: $TINYQI_DATA or "
               "~/.cache/tinyqi/data).")
 @click.option("--sample/--full", "sample", default=None,
               help="Force the bundled sample / the full data (default: full when present, else the sample).")

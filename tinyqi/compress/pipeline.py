@@ -17,13 +17,16 @@ Gradual pruning reaches the target in `steps` steps on a cubic ramp s_k = S (1 -
 fine-tuning after every step (pruned weights are held at exactly 0 by a kernel constraint).
 
 Every variant directory has the run-root shape (docs/architecture.md): model_int8.tflite, csr.json + csr.npz for
-the tensors CSR makes smaller, golden.npz and metrics.json (via tinyqi.modeldir, as the run root), plus model.keras.
+the tensors CSR makes smaller, golden.npz and metrics.json (via tinyqi.modeldir, as the run root), plus model.keras
+and manifest.json (tinyqi.manifest: the sha256 of each, and of the run model it was made from). The directory is
+written aside and swapped in whole (tinyqi.files.staged_dir): an interrupted compress leaves the previous variant
+or none, never a variant without its golden vectors.
 """
 
 from __future__ import annotations
 
-import json
 import time
+import zipfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -33,13 +36,18 @@ from tinyqi import convert, csr, modeldir
 from tinyqi.compress import channels, lowrank, prune, storage
 from tinyqi.data.dataset import Dataset
 from tinyqi.errors import TinyqiError
-from tinyqi.files import write_json
+from tinyqi.files import check_replaceable, read_json, require, staged_dir, write_bytes, write_json
+from tinyqi.manifest import MODEL, check_model_dir, is_model_dir_output, write_manifest
 from tinyqi.tflite_model import parse_tflite
 
 METHODS = ("magnitude-global", "magnitude-layer", "anneal-prune", "svd", "anneal-factorise", "qinn", "combined",
            "finetune", "magnitude-channels", "anneal-channels", "combined-channels")
 PRUNING_METHODS = ("magnitude-global", "magnitude-layer", "anneal-prune", "combined", "combined-channels")
 CALIBRATION_SAMPLES = 512
+METRICS_TODO = "compress needs the metrics.json `tinyqi train` writes; re-run it"
+KERAS_TODO = "re-run `tinyqi train` (or `tinyqi compress` for a variant) to write it again"
+KERAS_MEMBERS = {"config.json", "model.weights.h5"}
+VARIANT_DIR = "variant directory"
 
 
 @dataclass(frozen=True)
@@ -66,13 +74,38 @@ class Run:
     path: Path
     metrics: dict
     ds: Dataset
+    model_sha256: str | None = None  # of the run's model_int8.tflite, as its manifest lists it: a variant's base
 
     def load_model(self):
-        import keras
+        return load_keras(self.path / "model.keras")
 
-        import tinyqi.models.qinn  # noqa: F401  registers the QINN layers for deserialisation
 
-        return keras.models.load_model(self.path / "model.keras", compile=False)
+def load_keras(path: Path):
+    """A saved Keras model (QINN layers included); a damaged file is one line naming it, not Keras' "File not
+    found"."""
+    import keras
+
+    import tinyqi.models.qinn  # noqa: F401  registers the QINN layers for deserialisation
+
+    check_keras_archive(path)
+    try:
+        return keras.models.load_model(path, compile=False)
+    except (ValueError, KeyError, OSError) as exc:
+        raise TinyqiError(f"{path}: Keras cannot load it ({str(exc).strip().splitlines()[0]}); {KERAS_TODO}") from None
+
+
+def check_keras_archive(path: Path) -> None:
+    """A .keras file is a zip holding config.json and the weights, each with a CRC: checked in a moment, before any
+    data is loaded or TensorFlow imported."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged, names = archive.testzip(), set(archive.namelist())
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise TinyqiError(f"{path}: not a readable Keras archive ({exc}); {KERAS_TODO}") from None
+    missing = sorted(KERAS_MEMBERS - names)
+    if damaged or missing:
+        raise TinyqiError(f"{path}: {f'{damaged} is damaged' if damaged else f'no {missing[0]}'} in the Keras "
+                          f"archive; {KERAS_TODO}")
 
 
 def load_run(run_dir: str | Path, data_dir: str | None = None) -> Run:
@@ -82,13 +115,37 @@ def load_run(run_dir: str | Path, data_dir: str | None = None) -> Run:
     for name in ("model.keras", "metrics.json", "model_int8.tflite"):
         if not (run_dir / name).is_file():
             raise TinyqiError(f"{run_dir / name}: missing; compress needs a run directory written by `tinyqi train`")
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    manifest = check_model_dir(run_dir, stage="train")
+    check_keras_archive(run_dir / "model.keras")
+    metrics = read_run_metrics(run_dir / "metrics.json")
     info = metrics["dataset"]
-    if data_dir is None and not info["sample"]:
+    if data_dir is not None:
+        check_data_dir(data_dir, info["sample"])
+    elif not info["sample"]:
         data_dir = str(Path(info["source"]).parent)  # the data the run was trained on
     task = get_task(metrics["task"])
-    ds = task.load(data_dir, sample=info["sample"], split=info["split"], **task.load_options(info.get("labels")))
-    return Run(run_dir, metrics, ds)
+    options = task.load_options(info.get("labels"), info.get("beats"))
+    ds = task.load(data_dir, sample=info["sample"], split=info["split"], **options)
+    return Run(run_dir, metrics, ds, manifest["files"][MODEL])
+
+
+def read_run_metrics(path: Path) -> dict:
+    """metrics.json of a trained run, with the keys compress relies on."""
+    metrics = read_json(path, METRICS_TODO)
+    require(metrics, path, {"task": str, "dataset.sample": bool, "dataset.split": str, "training.epochs": int},
+            METRICS_TODO)
+    if not metrics["dataset"]["sample"]:
+        require(metrics, path, {"dataset.source": str}, METRICS_TODO)
+    return metrics
+
+
+def check_data_dir(data_dir: str, sample: bool) -> None:
+    """--data-dir names the data to compress with: refused rather than ignored when the run used the sample."""
+    if sample:
+        raise TinyqiError(f"--data-dir {data_dir}: the run was trained on the bundled sample, and its variants use the "
+                          "same data; drop --data-dir, or train a run on the full data first")
+    if not Path(data_dir).is_dir():
+        raise TinyqiError(f"--data-dir {data_dir}: no such directory; give the data root the run was trained on")
 
 
 def variant_name(opts: CompressOptions) -> str:
@@ -99,12 +156,21 @@ def variant_name(opts: CompressOptions) -> str:
 def compress(run: Run, opts: CompressOptions, out: Path | None = None, log=print) -> dict:
     """Build, fine-tune, convert, check and write one variant; returns its ablation row."""
     validate(opts)
-    out = Path(out) if out else run.path / "variants" / variant_name(opts)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_variant_out(run.path, Path(out) if out else run.path / "variants" / variant_name(opts))
     start = time.process_time()
     model, masks = _build(run, opts, log)
     seconds = time.process_time() - start
     return export_variant(model, masks, run, out, opts, seconds, log)
+
+
+def check_variant_out(run_dir: Path, out: Path) -> Path:
+    """`out` may take a variant directory (written whole, tinyqi.files.staged_dir): checked before any work."""
+    target = check_replaceable(out, is_model_dir_output, VARIANT_DIR)
+    run = Path(run_dir).resolve()
+    if target == run or target in run.parents:
+        raise TinyqiError(f"--out {out}: is the run directory {run_dir} or holds it, and a variant directory "
+                          "replaces its place as a whole; choose another place (default: RUN_DIR/variants/<name>)")
+    return out
 
 
 def validate(opts: CompressOptions) -> None:
@@ -242,17 +308,19 @@ def _layer_inputs(model, layer, xs: list[np.ndarray]) -> np.ndarray:
 
 def train_qinn(run: Run, opts: CompressOptions, log):
     """The QINN hybrid, trained like the run's baseline (same epochs); reused from variants/qinn when present."""
-    import keras
-
-    import tinyqi.models.qinn  # noqa: F401  registers the QINN layers for deserialisation
     from tinyqi.tasks import get_task
     from tinyqi.train import fit, set_determinism
 
     task = get_task(run.metrics["task"])
     saved = run.path / "variants" / variant_name(replace(opts, method="qinn", row_balanced=False)) / "model.keras"
     if opts.method != "qinn" and saved.is_file():
-        log(f"reusing the trained QINN model {saved}")
-        return keras.models.load_model(saved, compile=False)
+        try:
+            check_model_dir(saved.parent)
+        except TinyqiError as exc:
+            log(f"not reusing {saved.parent}: {exc}")
+        else:
+            log(f"reusing the trained QINN model {saved}")
+            return load_keras(saved)
     set_determinism(opts.seed)
     model = task.build_qinn(run.ds.input_shapes, run.ds.n_classes)
     epochs = run.metrics["training"]["epochs"]
@@ -265,13 +333,21 @@ def train_qinn(run: Run, opts: CompressOptions, log):
 
 def export_variant(model, masks: dict[str, np.ndarray], run: Run, out: Path, opts: CompressOptions, seconds: float,
                    log) -> dict:
-    ds = run.ds
-    tflite = convert.to_int8_tflite(model, ds.x_train)
+    """Convert, check and write the variant directory `out` as a whole (aside, then swapped in)."""
+    tflite = convert.to_int8_tflite(model, run.ds.x_train, input_scale=run.ds.input_scale)
     tm = parse_tflite(tflite)
     check_masks_survive(tm, model, masks)
-    (out / "model_int8.tflite").write_bytes(tflite)
-    for stale in ("csr.json", "csr.npz"):
-        (out / stale).unlink(missing_ok=True)
+    with staged_dir(out, is_model_dir_output, VARIANT_DIR) as stage:
+        row = _write_variant(model, tflite, tm, run, stage, opts, seconds)
+        write_manifest(stage, "compress", base_sha256=run.model_sha256)
+    log(f"{row['variant']}: macro-F1 {row['macro_f1']:.4f}, {row['weight_bytes']} weight bytes, "
+        f"{row['effective_macs']} effective MACs -> {out}")
+    return row
+
+
+def _write_variant(model, tflite: bytes, tm, run: Run, out: Path, opts: CompressOptions, seconds: float) -> dict:
+    ds = run.ds
+    write_bytes(out / "model_int8.tflite", tflite)
     tables = storage.worthwhile_tables(tm)
     if tables:
         csr.write_tables(out / "model_int8.tflite", tables)
@@ -286,9 +362,10 @@ def export_variant(model, masks: dict[str, np.ndarray], run: Run, out: Path, opt
         "int8_litert_ref": evaluation["litert_ref"], "int8_outputs": evaluation["outputs"],
         **modeldir.model_summary(tflite), "ablation_row": row,
     }
+    device = modeldir.device_metrics(out, ds, evaluation["predictions"])
+    if device is not None:
+        metrics["int8_device"] = device
     write_json(out / "metrics.json", metrics)
-    log(f"{row['variant']}: macro-F1 {row['macro_f1']:.4f}, {row['weight_bytes']} weight bytes, "
-        f"{row['effective_macs']} effective MACs -> {out}")
     return row
 
 

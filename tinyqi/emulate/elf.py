@@ -44,6 +44,12 @@ class ElfImage:
                 self.functions, self.symbols = _load_symbols(elf)
         except FileNotFoundError:
             raise TinyqiError(f"{self.path}: no such file; build the firmware first or check the path") from None
+        except IsADirectoryError:
+            raise TinyqiError(f"{self.path}: a directory, not an ELF; pass the firmware ELF (or, to `tinyqi emulate`, "
+                              "the model directory it was built for)") from None
+        except OSError as exc:
+            raise TinyqiError(f"{self.path}: cannot read it ({exc.strerror}); check the path and its permissions") \
+                from None
         except ELFError as exc:
             raise TinyqiError(f"{self.path}: not a valid ELF ({exc}); pass the firmware ELF") from None
         if not self.segments:

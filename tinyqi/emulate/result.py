@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-STOP_EXIT, STOP_BREAKPOINT, STOP_BUDGET, STOP_SLEEP = "exit", "breakpoint", "budget", "sleep"
+STOP_EXIT, STOP_BREAKPOINT, STOP_BUDGET, STOP_SLEEP, STOP_TIMEOUT = "exit", "breakpoint", "budget", "sleep", "timeout"
 
 
 @dataclass(frozen=True)
@@ -13,7 +13,8 @@ class RawRun:
     uart: str                   # bytes the firmware sent through UARTE0
     semihosting: str            # text the firmware wrote with SYS_WRITE0 / SYS_WRITEC
     exit_code: int | None       # from SYS_EXIT / SYS_EXIT_EXTENDED; None when the run stopped otherwise
-    stop_reason: str            # STOP_EXIT, STOP_BREAKPOINT, STOP_BUDGET, or STOP_SLEEP (WFI/WFE, nothing to wake it)
+    stop_reason: str            # STOP_EXIT, STOP_BREAKPOINT, STOP_BUDGET, STOP_TIMEOUT (wall clock), or STOP_SLEEP
+                                # (WFI/WFE, nothing to wake it)
     instructions: int | None    # executed instructions (None: the engine does not count them)
     cycles: int | None          # modelled Cortex-M4 cycles of the whole run (None: the engine has no cycle model)
     seconds: float              # wall-clock time of the emulation itself

@@ -3,7 +3,8 @@
 Memory: the board's flash (read/execute) and RAM, the system control space (debug, DWT, SCB) and the SoC's
 peripheral register windows (nRF52 or STM32L4) as callback-backed registers (peripherals.py). Execution starts at the
 reset vector with the initial SP from vector 0, in Thumb M-class mode, and stops on semihosting SYS_EXIT, on any
-other BKPT, on WFI/WFE (the harness enables no interrupt to wake it), or when the instruction budget is spent. A fault stops the run with one line naming PC and function.
+other BKPT, on WFI/WFE (the harness enables no interrupt to wake it), or when the instruction budget or the wall-clock
+limit is spent. A fault stops the run with one line naming PC and function.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ from tinyqi.emulate.cycles import Block, BlockCoster, MemoryOperand, TimingModel
 from tinyqi.emulate.elf import ElfImage
 from tinyqi.emulate.peripherals import (NRF52_WINDOWS, SCS_BASE, SCS_SIZE, STM32L4_WINDOWS, Nrf52Peripherals,
                                         PeripheralMisuse, Stm32l4Peripherals, SystemControlSpace)
-from tinyqi.emulate.result import STOP_BREAKPOINT, STOP_BUDGET, STOP_EXIT, STOP_SLEEP, RawRun
+from tinyqi.emulate.result import STOP_BREAKPOINT, STOP_BUDGET, STOP_EXIT, STOP_SLEEP, STOP_TIMEOUT, RawRun
 from tinyqi.emulate.semihosting import BKPT_SEMIHOSTING, Semihosting, UnsupportedOperation
 from tinyqi.emulate.target import Target
 from tinyqi.errors import TinyqiError
 
 DEFAULT_BUDGET = 500_000_000      # instructions; about two minutes at the measured speed
+DEFAULT_TIMEOUT = 600.0           # wall-clock seconds: the budget's two minutes, with room for a busy machine
 EXCP_SWI, EXCP_BKPT = 2, 7        # QEMU's exception numbers for SVC and BKPT, as Unicorn reports them
 EXCEPTION_NAMES = {1: "undefined instruction", 2: "SVC", 3: "prefetch abort", 4: "data abort",
                    8: "exception return"}
@@ -44,13 +46,15 @@ _UC_REGISTER = {getattr(arm, f"ARM_REG_R{i}"): getattr(unicorn.arm_const, f"UC_A
 class UnicornEngine:
     name = "unicorn"
 
-    def __init__(self, target: Target, budget: int = DEFAULT_BUDGET, timing: TimingModel | None = None):
+    def __init__(self, target: Target, budget: int = DEFAULT_BUDGET, timing: TimingModel | None = None,
+                 timeout: float = DEFAULT_TIMEOUT):
         self.target = target
         self.budget = budget
         self.timing = timing or TimingModel(flash_wait_states=target.flash_wait_states)
+        self.timeout = timeout
 
     def run(self, elf: str | Path) -> RawRun:
-        return _Run(ElfImage(elf), self.target, self.timing, self.budget).execute()
+        return _Run(ElfImage(elf), self.target, self.timing, self.budget).execute(self.timeout)
 
 
 class _State:
@@ -127,11 +131,13 @@ class _Run:
                              begin=self.target.flash_base, end=self.target.flash_base + self.target.flash_size - 1)
 
     # ---- run ----------------------------------------------------------------------------------------------
-    def execute(self) -> RawRun:
+    def execute(self, timeout: float) -> RawRun:
+        """Runs until the firmware stops, the budget is spent or `timeout` wall-clock seconds have passed (Unicorn
+        stops the run from its own timer thread, so the block hook pays nothing for it)."""
         self.uc.reg_write(UC_ARM_REG_SP, self.sp)
         started, cpu_started = time.perf_counter(), time.process_time()
         try:
-            self.uc.emu_start(self.entry | 1, 0xFFFFFFFF)
+            self.uc.emu_start(self.entry | 1, 0xFFFFFFFF, timeout=max(int(timeout * 1e6), 1))
         except UcError as exc:
             if self.state.fault is None:
                 self.state.fault = self._describe_error(exc)
@@ -139,14 +145,20 @@ class _Run:
         if self.state.fault is not None:
             raise TinyqiError(self.state.fault)
         if self.state.stop is None:
-            if struct.unpack("<H", self._read(self._pc() - 2, 2))[0] not in SLEEP_INSTRUCTIONS:
-                raise TinyqiError(self._at(self._pc(), "emulation ended without SYS_EXIT, BKPT, WFI or budget",
-                                           "report this as a tinyqi bug"))
-            self.state.stop = STOP_SLEEP
+            self.state.stop = self._unrequested_stop(seconds >= timeout)
         return RawRun(engine=UnicornEngine.name, uart=_text(self.peripherals.uart),
                       semihosting=_text(self.semihosting.output), exit_code=self.semihosting.exit_code,
                       stop_reason=self.state.stop, instructions=self.state.instructions, cycles=self.state.cycles,
                       seconds=seconds, cpu_seconds=cpu_seconds)
+
+    def _unrequested_stop(self, out_of_time: bool) -> str:
+        """Why emu_start returned when no hook stopped it: the core slept (WFI/WFE) or the wall clock ran out."""
+        if struct.unpack("<H", self._read(self._pc() - 2, 2))[0] in SLEEP_INSTRUCTIONS:
+            return STOP_SLEEP
+        if out_of_time:
+            return STOP_TIMEOUT
+        raise TinyqiError(self._at(self._pc(), "emulation ended without SYS_EXIT, BKPT, WFI, budget or timeout",
+                                   "report this as a tinyqi bug"))
 
     def _block_hook(self):
         """Per translated block: static cost, plus the refill when the previous block branched away."""

@@ -11,7 +11,6 @@ by tinyqi.firmware.pio_core, with the model directory passed in $TINYQI_MODEL_SR
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import subprocess
@@ -20,9 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyqi.errors import TinyqiError
+from tinyqi.files import is_hidden, write_json
 from tinyqi.firmware.boards import BoardProfile, get_board
 from tinyqi.firmware.pio_core import default_core_dir, pio_environment, prepare_core
 from tinyqi.firmware.size_report import SizeReport, analyse_elf
+from tinyqi.manifest import check_model_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_FILE = REPO_ROOT / "platformio.ini"
@@ -44,7 +45,7 @@ class BuildResult:
 @dataclass(frozen=True)
 class FirmwareLayout:
     out_dir: Path
-    board: str
+    board: str  # the PlatformIO env built (the board's name for the harness): the ELF lands in pio/<env>/
 
     @property
     def model_src(self) -> Path:
@@ -105,8 +106,10 @@ def check_project() -> None:
 
 
 def pio_run_command(board: BoardProfile, core_dir: Path, model_src: Path | None, build_dir: Path | None,
-                    profile: bool, targets: tuple[str, ...] = ()) -> PioCommand:
-    """`pio run` for `board`; without `model_src` it builds the platformio.ini default model."""
+                    profile: bool, targets: tuple[str, ...] = (), environment: str | None = None) -> PioCommand:
+    """`pio run` for `board` (platformio.ini env `environment`, default the board's own: the harness); without
+    `model_src` it builds the platformio.ini default model."""
+    environment = environment or board.name
     env = {name: value for name, value in pio_environment(core_dir).items() if name.startswith("PLATFORMIO_")}
     if build_dir is not None:
         env["PLATFORMIO_BUILD_DIR"] = str(build_dir)
@@ -114,8 +117,8 @@ def pio_run_command(board: BoardProfile, core_dir: Path, model_src: Path | None,
         env["TINYQI_MODEL_SRC"] = str(model_src)
     if profile:
         env["PLATFORMIO_BUILD_FLAGS"] = PROFILE_FLAG
-    argv = [sys.executable, "-m", "platformio", "run", "--project-dir", str(REPO_ROOT), "--environment", board.name]
-    label = f"pio run -e {board.name}"
+    argv = [sys.executable, "-m", "platformio", "run", "--project-dir", str(REPO_ROOT), "--environment", environment]
+    label = f"pio run -e {environment}"
     for target in targets:
         argv += ["--target", target]
         label += f" -t {target}"
@@ -128,7 +131,8 @@ def model_directory(run_dir: Path, variant: str | None) -> Path:
         raise TinyqiError(f"{run_dir}: no such run directory; train one with `tinyqi train <task>`")
     model_dir = run_dir if variant is None else run_dir / "variants" / variant
     if not model_dir.is_dir():
-        variants = sorted(path.name for path in (run_dir / "variants").glob("*") if path.is_dir())
+        variants = sorted(path.name for path in (run_dir / "variants").glob("*")
+                          if path.is_dir() and not is_hidden(path))
         raise TinyqiError(f"{model_dir}: no such variant; available: {', '.join(variants) or 'none'} "
                           "(create them with `tinyqi compress`)")
     if not (model_dir / MODEL_FILE).is_file():
@@ -149,6 +153,7 @@ def generate_model_sources(model_dir: Path, model_src: Path, float_model: bool =
     """The int8 model with its CSR tables, or (float_model) the float32 model with TFLM's float golden outputs."""
     from tinyqi.codegen import generate  # imported here: codegen loads the .tflite stack
 
+    check_model_dir(model_dir)  # the golden vectors are this model's, the CSR tables this model's
     if not (model_dir / GOLDEN_FILE).is_file():
         raise TinyqiError(f"{model_dir}: no {GOLDEN_FILE}; the harness checks the model against golden vectors, "
                           "which `tinyqi train` (run directory) and `tinyqi compress` (variants) write")
@@ -159,16 +164,17 @@ def generate_model_sources(model_dir: Path, model_src: Path, float_model: bool =
 
 
 def compile_firmware(model_src: Path, board: str | BoardProfile, out_dir: Path, core_dir: Path | None = None,
-                     profile: bool = False) -> BuildResult:
-    """Build the harness around a directory of generated C (model_data.c/.h, golden_data.c/.h)."""
+                     profile: bool = False, environment: str | None = None) -> BuildResult:
+    """Build the harness (or the app of platformio.ini env `environment`) around a directory of generated C
+    (model_data.c/.h, golden_data.c/.h)."""
     check_project()
     board = as_board(board)
-    layout = FirmwareLayout(out_dir.resolve(), board.name)
+    layout = FirmwareLayout(out_dir.resolve(), environment or board.name)
     core = prepare_core(core_dir or default_core_dir())
-    command = pio_run_command(board, core, model_src.resolve(), layout.build_dir, profile)
+    command = pio_run_command(board, core, model_src.resolve(), layout.build_dir, profile, (), environment)
     command.run(layout.log)
     report = analyse_elf(layout.elf, board)
-    layout.size_json.write_text(json.dumps(report.as_dict(), indent=2, sort_keys=True) + "\n")
+    write_json(layout.size_json, report.as_dict(), sort_keys=True)
     return BuildResult(board.name, layout.elf, report.flash_bytes, report.ram_bytes, report)
 
 

@@ -18,7 +18,10 @@ from tinyqi.errors import TinyqiError
 from tinyqi.firmware.boards import BoardProfile
 from tinyqi.firmware.build import (REPO_ROOT, FirmwareLayout, PioCommand, check_project, generate_model_sources,
                                    pio_run_command)
+from tinyqi.firmware.monitor import generate_monitor_sources
 from tinyqi.firmware.pio_core import default_core_dir, prepare_core
+from tinyqi.manifest import check_model_dir
+from tinyqi.signal.stream import Excerpt
 
 NO_PROBE_MARKERS = ("no available debug probes", "no connected debug probes")
 
@@ -31,11 +34,17 @@ class FlashPlan:
     core_dir: Path
     upload: PioCommand
     float_model: bool = False  # the float32 model (FPU baseline) instead of the int8 one
+    environment: str | None = None  # a monitor app's platformio.ini env; None: the board's own (the harness)
+    excerpts: tuple[Excerpt, ...] = ()  # the monitor's recorded stream (--source stream)
 
     def describe(self) -> list[str]:
         """The exact steps, as lines a user can read or paste into a shell."""
         lines = []
-        if self.model_dir is not None:
+        if self.model_dir is not None and self.environment is not None:
+            records = ", ".join(f"{e.record} samples {e.start}..{e.start + len(e.adc) - 1}" for e in self.excerpts)
+            lines.append(f"# generate C: tinyqi.firmware.monitor.generate_monitor_sources('{self.model_dir}', "
+                         f"'{self.layout.model_src}', excerpts) with records: {records or 'none (SAADC)'}")
+        elif self.model_dir is not None:
             model = ", float_model=True" if self.float_model else ""
             lines.append(f"# generate C: tinyqi.codegen.generate('{self.model_dir}', '{self.layout.model_src}', "
                          f"use_csr=True{model})")
@@ -47,19 +56,25 @@ class FlashPlan:
 
 def pyocd_flash_args(plan: FlashPlan) -> list[str]:
     """Mirror of UPLOADERFLAGS/UPLOADCMD in firmware/platform/builder/main.py."""
-    elf = plan.layout.elf if plan.layout else REPO_ROOT / ".pio" / "build" / plan.board.name / "firmware.elf"
+    env = plan.environment or plan.board.name
+    elf = plan.layout.elf if plan.layout else REPO_ROOT / ".pio" / "build" / env / "firmware.elf"
     return ["flash", "--no-wait", "--target", plan.board.pyocd_target, "--format", "elf", str(elf)]
 
 
 def plan_flash(board: BoardProfile, model_dir: Path | None, out_dir: Path | None, core_dir: Path | None,
-               profile: bool, float_model: bool = False) -> FlashPlan:
+               profile: bool, float_model: bool = False, environment: str | None = None,
+               excerpts: tuple[Excerpt, ...] = ()) -> FlashPlan:
+    """The harness (default) or the app of platformio.ini env `environment` (the monitor: with `excerpts` for its
+    recorded stream)."""
     check_project()
     core = core_dir or default_core_dir()
     if model_dir is None:
-        return FlashPlan(board, None, None, core, pio_run_command(board, core, None, None, profile, ("upload",)))
-    layout = FirmwareLayout(out_dir.resolve(), board.name)
-    upload = pio_run_command(board, core, layout.model_src, layout.build_dir, profile, ("upload",))
-    return FlashPlan(board, model_dir, layout, core, upload, float_model)
+        upload = pio_run_command(board, core, None, None, profile, ("upload",), environment)
+        return FlashPlan(board, None, None, core, upload, environment=environment)
+    check_model_dir(model_dir)  # --dry-run too: no plan for a directory whose files do not belong together
+    layout = FirmwareLayout(out_dir.resolve(), environment or board.name)
+    upload = pio_run_command(board, core, layout.model_src, layout.build_dir, profile, ("upload",), environment)
+    return FlashPlan(board, model_dir, layout, core, upload, float_model, environment, excerpts)
 
 
 def require_pyocd(board: BoardProfile) -> None:
@@ -89,6 +104,8 @@ def flash(plan: FlashPlan) -> None:
     require_pyocd(plan.board)
     require_probe(plan.board)
     prepare_core(plan.core_dir)
-    if plan.model_dir is not None:
+    if plan.model_dir is not None and plan.environment is not None:
+        generate_monitor_sources(plan.model_dir, plan.layout.model_src, plan.excerpts)
+    elif plan.model_dir is not None:
         generate_model_sources(plan.model_dir, plan.layout.model_src, plan.float_model)
     plan.upload.run(plan.layout.log if plan.layout else REPO_ROOT / ".pio" / "tinyqi-flash.log")

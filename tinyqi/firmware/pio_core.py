@@ -7,13 +7,14 @@ The core finds `tool-scons` by owner "platformio" and a version matching its own
 so the folder carries PlatformIO's install metadata file `.piopm` naming that owner. That file format is
 PlatformIO-internal: this module is written against platformio==6.2.0 (pinned in pyproject.toml).
 
-The environment every `pio` call needs is `pio_environment()`: the core dir, no upgrade check (it stalls ~60 s
-offline) and no telemetry.
+The core lives where platformio.ini's `core_dir` says (`.pio/core` in the clone), so a plain `pio run` in the
+clone finds it without PLATFORMIO_CORE_DIR; the core's own settings turn off the upgrade check (it stalls ~60 s
+offline) and telemetry. tinyqi's own `pio` calls set the same through `pio_environment()`.
 """
 
 from __future__ import annotations
 
-import hashlib
+import configparser
 import json
 import os
 import shutil
@@ -30,6 +31,8 @@ TOOLCHAIN_PREFIX = "arm-none-eabi-"
 TOOLCHAIN_TOOLS = ("addr2line", "ar", "as", "cpp", "g++", "gcc", "gcc-ar", "gcc-nm", "gcc-ranlib", "ld", "nm",
                    "objcopy", "objdump", "ranlib", "readelf", "size", "strip")
 APT_HINT = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"
+# The weekly upgrade check stalls ~60 s offline; days between checks, as PlatformIO's setting counts them.
+OFFLINE_SETTINGS = {"check_platformio_interval": 36500, "enable_telemetry": False}
 
 SCONS_LAUNCHER = '''\
 # Written by tinyqi (tinyqi/firmware/pio_core.py): PlatformIO runs this file with its own Python;
@@ -43,16 +46,28 @@ sys.exit(main())
 
 
 def default_core_dir() -> Path:
-    """$TINYQI_PIO_CORE, else a per-user cache directory for this clone.
+    """$TINYQI_PIO_CORE, else the clone's own core, the one a plain `pio run` there uses (project_core_dir).
 
     One core per clone: platformio.ini names the platform by a relative `symlink://` URI, and a core remembers the
     first directory that URI resolved to, so two clones sharing a core would build with one clone's platform.
     """
     if os.environ.get(CORE_DIR_ENV):
         return Path(os.environ[CORE_DIR_ENV]).expanduser().resolve()
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    clone = hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:12]
-    return (cache / "tinyqi" / f"platformio-core-{clone}").resolve()
+    return project_core_dir(REPO_ROOT)
+
+
+def project_core_dir(project_dir: Path) -> Path:
+    """`core_dir` of the [platformio] section of project_dir/platformio.ini, resolved as PlatformIO does when `pio`
+    runs in project_dir (${PROJECT_DIR} is that directory)."""
+    ini = Path(project_dir) / "platformio.ini"
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(ini)
+        value = parser.get("platformio", "core_dir")
+    except (configparser.Error, OSError) as exc:
+        raise TinyqiError(f"{ini}: no readable [platformio] core_dir ({exc}); restore platformio.ini from the "
+                          "repository") from None
+    return (Path(project_dir) / value.replace("${PROJECT_DIR}", str(project_dir))).resolve()
 
 
 def pio_environment(core_dir: Path) -> dict[str, str]:
@@ -144,12 +159,29 @@ def prepare_scons(packages: Path) -> Path:
     return folder
 
 
+def write_offline_settings(core_dir: Path) -> None:
+    """The settings a `pio` call without pio_environment() reads from the core: no upgrade check, no telemetry.
+    PlatformIO keeps them under "settings" in <core>/appstate.json (platformio/app.py) and, like it, a damaged
+    state file counts as empty."""
+    path = core_dir / "appstate.json"
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        state = {}
+    state = state if isinstance(state, dict) else {}
+    settings = state.setdefault("settings", {})
+    if any(settings.get(name) != value for name, value in OFFLINE_SETTINGS.items()):  # else PlatformIO's file stays
+        settings.update(OFFLINE_SETTINGS)
+        path.write_text(json.dumps(state, sort_keys=True) + "\n")
+
+
 def prepare_core(core_dir: Path | None = None) -> Path:
     """Create or refresh the offline core; cheap and idempotent, so callers run it before every build."""
     core_dir = (core_dir or default_core_dir()).resolve()
     packages = core_dir / "packages"
     prepare_toolchain(packages, find_cross_gcc())
     prepare_scons(packages)
+    write_offline_settings(core_dir)
     return core_dir
 
 
@@ -160,10 +192,11 @@ def main() -> None:
         core_dir = prepare_core(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
     except TinyqiError as exc:
         sys.exit(f"error: {exc}")
-    exports = " ".join(f"{name}={value}" for name, value in pio_environment(core_dir).items()
-                       if name.startswith("PLATFORMIO_"))
     print(f"offline PlatformIO core ready: {core_dir}")
-    print(f"for a plain `pio run`, first: export {exports}")
+    if core_dir == project_core_dir(REPO_ROOT):
+        print(f"a plain `pio run -e nrf52840` in {REPO_ROOT} uses it (platformio.ini names it)")
+    else:
+        print(f"for a plain `pio run`, first: export PLATFORMIO_CORE_DIR={core_dir}")
 
 
 if __name__ == "__main__":

@@ -165,7 +165,7 @@ def conv2d(lw: Lowering) -> None:
     w, filt = _filter(lw)
     out_c, kh, kw, in_c = w.shape
     win = Window.from_op(inp.shape, out.shape, kh, kw, op.options, lw.op_where())
-    mults, shifts = conv_multipliers(_scale(inp), w.scale, _scale(out), out_c)
+    mults, shifts = conv_multipliers(_scale(inp), w.scale, _scale(out), out_c, lw.op_where())
     conv = {"input_offset": -_zp(inp), "output_offset": _zp(out), **_window_params(win),
             "dilation": {"w": win.dilation_w, "h": win.dilation_h}, "activation": _activation(lw, out)}
     layer = {"ctx": _context(lw, conv2d_scratch_bytes(win)), "conv": conv,
@@ -188,7 +188,7 @@ def depthwise_conv2d(lw: Lowering) -> None:
     _, kh, kw, out_c = w.shape
     in_c = int(inp.shape[3])
     win = Window.from_op(inp.shape, out.shape, kh, kw, op.options, lw.op_where())
-    mults, shifts = conv_multipliers(_scale(inp), w.scale, _scale(out), out_c)
+    mults, shifts = conv_multipliers(_scale(inp), w.scale, _scale(out), out_c, lw.op_where())
     conv = {"input_offset": -_zp(inp), "output_offset": _zp(out), "ch_mult": out_c // in_c, **_window_params(win),
             "dilation": {"w": win.dilation_w, "h": win.dilation_h}, "activation": _activation(lw, out)}
     layer = {"ctx": _context(lw, depthwise_scratch_bytes(win, out_c)), "conv": conv,
@@ -211,7 +211,7 @@ def fully_connected(lw: Lowering) -> None:
     w, filt = _filter(lw)
     out_c, depth = w.shape
     batches = int(np.prod(inp.shape)) // depth
-    mults, shifts = fully_connected_multipliers(_scale(inp), w.scale, _scale(out), out_c)
+    mults, shifts = fully_connected_multipliers(_scale(inp), w.scale, _scale(out), out_c, lw.op_where())
     layer = {"ctx": _context(lw, 0),
              "fc": {"input_offset": -_zp(inp), "filter_offset": 0, "output_offset": _zp(out),
                     "activation": _activation(lw, out)},
