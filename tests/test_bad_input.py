@@ -687,3 +687,12 @@ def test_property_csr_loader(tmp_path):
 
     run()
     assert len(counted) >= EXAMPLES
+
+
+def test_library_train_refuses_zero_epochs(tmp_path):
+    from tinyqi.pipeline import TrainOptions, train_task
+    from tinyqi.ui import Ui
+
+    with pytest.raises(TinyqiError, match="epochs 0: must be at least 1"):
+        train_task(TrainOptions("ecg", tmp_path / "run", epochs=0, sample=True), Ui())
+    assert not (tmp_path / "run").exists()

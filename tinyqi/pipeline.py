@@ -13,6 +13,7 @@ import numpy as np
 
 from tinyqi import convert, modeldir, report
 from tinyqi.data import store
+from tinyqi.errors import TinyqiError
 from tinyqi.evaluate import classification_metrics
 from tinyqi.files import check_replaceable, staged_dir, write_bytes, write_json
 from tinyqi.manifest import is_model_dir_output, write_manifest
@@ -55,6 +56,8 @@ def train_task(opts: TrainOptions, ui) -> dict:
         ui.warn(f"NO FULL {task.dataset.upper()} DATA FOUND: training on the bundled sample ({task.sample_kind}). "
                 f"Figures are a smoke test only; run `tinyqi data fetch {task.dataset}` for real results.")
     split = opts.split or task.default_split
+    if opts.epochs is not None and opts.epochs < 1:  # the CLI refuses it too; library callers get the same line
+        raise TinyqiError(f"epochs {opts.epochs}: must be at least 1; give the number of training epochs, e.g. 30")
     epochs = opts.epochs or (task.quick_epochs if opts.quick else task.epochs)
     # The whole run is written aside and swapped in at the end (tinyqi.files.staged_dir): a reader, and an
     # interrupted run, see the previous complete run directory or the new one, never a mix. The previous run's
