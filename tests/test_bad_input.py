@@ -10,6 +10,7 @@ tensor's type and quantisation.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import re
@@ -154,7 +155,7 @@ def test_fetch_gathers_aside_resumes_and_renames_when_complete(tmp_path, monkeyp
     contents = {"a.dat": b"first", "b.dat": b"second"}
     for name, data in contents.items():
         (source / name).write_bytes(data)
-    sums = {name: store.hashlib.sha256(data).hexdigest() for name, data in contents.items()}
+    sums = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
     monkeypatch.setattr(store, "checksums", lambda name: sums)
     (source / "b.dat").rename(source / "b.hidden")
     with pytest.raises(TinyqiError, match=r"b\.dat: missing from the local copy"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import hashlib
 import io
 import json
 import os
@@ -31,6 +32,14 @@ from tinyqi.errors import TinyqiError
 # What a damaged .npz raises from numpy, zipfile and zlib while it is opened or read.
 _NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
 
+
+def sha256_file(path: str | Path) -> str:
+    """The hex sha256 of a file, read in 1 MiB blocks (datasets and stage files can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 def write_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
     """np.savez with sorted entries and a fixed zip date (np.savez stamps the current time); atomic."""

@@ -17,11 +17,10 @@ are not stage files and are ignored.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from tinyqi.errors import TinyqiError
-from tinyqi.files import is_hidden, read_json, write_json
+from tinyqi.files import is_hidden, read_json, sha256_file, write_json
 
 MANIFEST = "manifest.json"
 FORMAT = "tinyqi-manifest/1"
@@ -31,14 +30,6 @@ STAGE_FILES = (MODEL, "model_float.tflite", "model.keras", "golden.npz", "testse
                "metrics.json")
 RERUN = {"train": "re-run `tinyqi train`", "compress": "re-run `tinyqi compress`"}
 EITHER = "re-run `tinyqi train` (`tinyqi compress` for a variant)"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_manifest(model_dir: str | Path, stage: str, base_sha256: str | None = None) -> Path:

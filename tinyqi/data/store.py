@@ -7,7 +7,6 @@ Checksum lists ship with the project in `datasets/<name>/SHA256SUMS` (`sha256sum
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import urllib.error
@@ -15,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from tinyqi.errors import TinyqiError
+from tinyqi.files import sha256_file
 
 REPO_DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 DEFAULT_ROOT = Path.home() / ".cache" / "tinyqi" / "data"
@@ -40,14 +40,6 @@ def checksums(name: str) -> dict[str, str]:
             digest, fname = line.split(maxsplit=1)
             sums[fname.strip().lstrip("*")] = digest
     return sums
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def dataset_dir(name: str, data_dir: str | Path | None = None) -> Path:
