@@ -98,6 +98,8 @@ def _convert(converter) -> bytes:
         with native_output_silenced():
             return bytes(converter.convert())
     except Exception as exc:  # the converter's own message names the unsupported layer/op
+        if "KeyboardInterrupt" in str(exc):  # Ctrl-C inside the converter's C++ comes back wrapped by pybind11
+            raise KeyboardInterrupt from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TinyqiError(f"TFLite conversion failed: {first}; use layers that lower to TFLM builtin ops") from None
 
