@@ -143,12 +143,10 @@ def extract_beats(record: Record, beats: str = "detected", shift: int = 0) -> Be
     (180 Hz) before the beats are described: the robustness check for fiducial errors."""
     if beats not in BEAT_SOURCES:
         raise TinyqiError(f"--beats {beats}: unknown; use one of {', '.join(BEAT_SOURCES)}")
-    b = chain.highpass(chain.lowpass_decimate(record.adc))
+    b = chain.filtered(record.adc)
     ref, ref_label = record.reference_beats()
     if beats == "detected":
-        d = chain.slope(b)
-        det = chain.detect(chain.qrs_energy(d), d)
-        fid, at = chain.fiducials(b, det.peak), det.at
+        fid, at = chain.detected_beats(b)
     else:
         fid = (ref + chain.CHAIN_DELAY + 1) // chain.DECIMATION
         keep = (fid >= chain.DETECT_START) & (fid + chain.AFTER <= len(b))

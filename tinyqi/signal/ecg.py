@@ -262,15 +262,24 @@ def describe(b: np.ndarray, fid: np.ndarray, detected_at: np.ndarray) -> tuple[n
     return described, x0a, x1a
 
 
-def run_chain(adc: np.ndarray) -> ChainBeats:
-    """The whole chain over one recording of int16 samples at FS_IN."""
-    y = lowpass_decimate(np.asarray(adc))
-    b = highpass(y)
+def filtered(adc: np.ndarray) -> np.ndarray:
+    """Stages 1-2: the chain signal b of one recording of int16 samples at FS_IN."""
+    return highpass(lowpass_decimate(np.asarray(adc)))
+
+
+def detected_beats(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Stages 3-5 on the chain signal: each detected beat's fiducial and the b index it was detected at."""
     d = slope(b)
     det = detect(qrs_energy(d), d)
-    fid = fiducials(b, det.peak)
-    described, x0, x1 = describe(b, fid, det.at)
-    return ChainBeats(fid, fid * DECIMATION - CHAIN_DELAY, det.at, described, x0, x1)
+    return fiducials(b, det.peak), det.at
+
+
+def run_chain(adc: np.ndarray) -> ChainBeats:
+    """The whole chain over one recording of int16 samples at FS_IN."""
+    b = filtered(adc)
+    fid, at = detected_beats(b)
+    described, x0, x1 = describe(b, fid, at)
+    return ChainBeats(fid, fid * DECIMATION - CHAIN_DELAY, at, described, x0, x1)
 
 
 def scored_range(n_samples: int) -> tuple[int, int]:
