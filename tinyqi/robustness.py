@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyqi import modeldir
-from tinyqi.data.ecg import load_ecg_dataset
+from tinyqi.data.ecg import load_ecg_dataset, load_records
 from tinyqi.errors import TinyqiError
 from tinyqi.evaluate import classification_metrics
 from tinyqi.files import read_json
@@ -31,9 +31,10 @@ def fiducial_shifts(run_dir: Path, shifts_360hz=DEFAULT_SHIFTS_360HZ, data_dir=N
         raise TinyqiError(f"--shifts {','.join(map(str, shifts_360hz))}: use even numbers of 360 Hz samples (the "
                           "chain's fiducial is a 180 Hz sample)")
     rows = {}
+    records = load_records(data_dir, sample=info["sample"])  # read once, described once per shift
     for s in shifts_360hz:
-        ds = load_ecg_dataset(data_dir, sample=info["sample"], split=info["split"], beats=info.get("beats", "detected"),
-                              shift=s // chain.DECIMATION)
+        ds = load_ecg_dataset(data_dir, records=records, sample=info["sample"], split=info["split"],
+                              beats=info.get("beats", "detected"), shift=s // chain.DECIMATION)
         pred = modeldir.int8_predictions(run_dir, ds.x_test)
         m = classification_metrics(ds.y_test, pred, ds.class_names)
         device = modeldir.device_metrics(run_dir, ds, pred)

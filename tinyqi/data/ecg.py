@@ -29,12 +29,13 @@ PHYSIONET_URL = "https://physionet.org/files/mitdb/1.0.0/"
 
 
 def load_ecg_dataset(data_dir=None, *, sample: bool = False, split: str = "inter-patient",
-                     beats: str = "detected", shift: int = 0) -> Dataset:
+                     beats: str = "detected", shift: int = 0, records=None) -> Dataset:
     """Model inputs as the device's chain computes them; `beats="annotated"` is the labelled comparison on the
-    reference beat positions (mitdb.py). `shift` moves every fiducial (the robustness check)."""
+    reference beat positions (mitdb.py). `shift` moves every fiducial (the robustness check). `records`: the
+    (records, source) of load_records, read once by a caller that builds several datasets from them."""
     if split not in SPLITS:
         raise TinyqiError(f"split '{split}' is unknown; use one of {', '.join(SPLITS)}")
-    records, where = load_records(data_dir, sample=sample)
+    records, where = records or load_records(data_dir, sample=sample)
     per_record = {name: mitdb.extract_beats(rec, beats, shift) for name, rec in records.items()}
     if split == "inter-patient":
         train_names = [n for n in mitdb.DS1 if n in per_record and n not in VALIDATION_RECORDS]
