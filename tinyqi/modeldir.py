@@ -58,6 +58,11 @@ def int8_predictions(model_dir: Path, xs: list[np.ndarray]) -> np.ndarray:
     return np.argmax(hostc.int8_outputs(model_dir, q, use_csr=True), axis=1)
 
 
+def validation_metrics(model_dir: Path, ds: Dataset) -> dict:
+    """int8 metrics (generated C) on the training side's validation records: what model selection may look at."""
+    return classification_metrics(ds.y_val, int8_predictions(model_dir, ds.x_val), ds.class_names)
+
+
 def device_metrics(model_dir: Path, ds: Dataset, predictions: np.ndarray) -> dict | None:
     """The ECG device scoring (evaluate.device_scoring) of a model directory, when the dataset carries it."""
     if ds.scoring is None:

@@ -33,6 +33,9 @@ class TrainOptions:
     split: str | None = None
     labels: str | None = None  # the task's label set (vibration: 10 or 4 classes); None: its default
     beats: str | None = None  # ECG: beats the device detects (default) or, for comparison, the annotated ones
+    model_options: dict | None = None  # keyword arguments of the task's model builder (e.g. filters, hidden)
+    weight_power: float = 0.5  # class weighting (train.class_weights)
+    learning_rate: float = 3e-3
 
 
 def resolve_sample(task: Task, opts: TrainOptions) -> bool:
@@ -67,8 +70,9 @@ def train_task(opts: TrainOptions, ui) -> dict:
             ds = task.load(opts.data_dir, sample=sample, split=split, **load_options)
         with ui.stage(f"training {epochs} epochs", total=epochs) as advance:
             set_determinism(opts.seed)  # before building: initial weights come from the seed too
-            model = task.build_model(ds.input_shapes, ds.n_classes)
+            model = task.build_model(ds.input_shapes, ds.n_classes, **(opts.model_options or {}))
             training = fit(model, ds, epochs=epochs, seed=opts.seed, batch_size=task.batch_size,
+                           weight_power=opts.weight_power, learning_rate=opts.learning_rate,
                            on_epoch=lambda e, logs, f1: advance(f"epoch {e + 1}: val macro-F1 {f1:.3f}"))
             model.save(out / "model.keras")
         with ui.stage("converting to int8 and float32 TFLite"):
@@ -84,6 +88,7 @@ def train_task(opts: TrainOptions, ui) -> dict:
         metrics = _metrics(task, opts, ds, float_metrics, int8_eval, int8, training)
         if int8_device is not None:
             metrics["int8_device"] = int8_device
+        metrics["validation"] = modeldir.validation_metrics(out, ds)
         write_json(out / "metrics.json", metrics)
         report.confusion_png(out / "confusion_int8.png", metrics["int8"]["confusion"], ds.class_names,
                              f"{task.name} int8, {ds.info['split']}" + (" (SAMPLE)" if sample else ""))
@@ -111,5 +116,6 @@ def _metrics(task, opts, ds, float_metrics, int8_eval, int8: bytes, training) ->
         "macs": summary["macs"],
         "ops": summary["ops"],
         "seed": opts.seed,
-        "training": training,
+        "training": {**training, "weight_power": opts.weight_power, "learning_rate": opts.learning_rate,
+                     "model_options": opts.model_options or {}},
     }

@@ -365,6 +365,7 @@ def _write_variant(model, tflite: bytes, tm, run: Run, out: Path, opts: Compress
     device = modeldir.device_metrics(out, ds, evaluation["predictions"])
     if device is not None:
         metrics["int8_device"] = device
+    metrics["validation"] = modeldir.validation_metrics(out, ds)
     write_json(out / "metrics.json", metrics)
     return row
 

@@ -33,13 +33,13 @@ def rr_projection(rr, hidden: int):
     return layers.Dense(hidden, use_bias=False, name="fc_rr")(rr_hidden)
 
 
-def build_ecg_cnn(input_shapes, n_classes: int, hidden: int = 24):
+def build_ecg_cnn(input_shapes, n_classes: int, hidden: int = 24, filters=(8, 16, 24)):
     import keras
     from keras import layers
 
     beat = keras.Input(shape=input_shapes[0], name="in0_beat")
     rr = keras.Input(shape=input_shapes[1], name="in1_rr")
-    features = conv_front_end(beat)
+    features = conv_front_end(beat, tuple(filters))
     h = layers.Add(name="join")([layers.Dense(hidden, name="fc_wave")(features), rr_projection(rr, hidden)])
     h = layers.Activation("relu", name="join_relu")(h)
     out = layers.Dense(n_classes, activation="softmax", name="classifier")(h)

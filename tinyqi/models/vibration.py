@@ -35,7 +35,7 @@ def build_vibration_cnn(input_shapes, n_classes: int, filters=(8, 16, 24)):
     return keras.Model(window, out, name="vibration_cnn")
 
 
-def build_vibration_qinn(input_shapes, n_classes: int, hidden: int = 24, rank: int = 6):
+def build_vibration_qinn(input_shapes, n_classes: int, hidden: int = 24, rank: int = 6, filters=(8, 16, 24)):
     """Hybrid vibration model: the classical conv front end + QINN head (entangled projection of the pooled
     features, interference activation, softmax classifier)."""
     import keras
@@ -44,7 +44,7 @@ def build_vibration_qinn(input_shapes, n_classes: int, hidden: int = 24, rank: i
     from tinyqi.models.qinn import Interference, entangled_dense
 
     window = keras.Input(shape=input_shapes[0], name="in0_window")
-    h = entangled_dense(vibration_front_end(window), hidden, rank, "fc")
+    h = entangled_dense(vibration_front_end(window, tuple(filters)), hidden, rank, "fc")
     h = Interference(name="interference")(h)
     out = layers.Dense(n_classes, activation="softmax", name="classifier")(h)
     return keras.Model(window, out, name="vibration_qinn")
