@@ -39,7 +39,7 @@ def test_detected_beats_match_the_annotations():
     # The detector finds nearly every beat of 208 (992 V among them); false detections stay rare.
     assert beats.detection["fn"] < 30 and beats.detection["fp"] < 30
     assert abs(int(np.count_nonzero(beats.label == 2)) - 992) < 20
-    assert beats.x0.shape[1:] == (chain.WINDOW, 2) and beats.x1.shape[1] == len(chain.RR_FEATURES)
+    assert beats.x0.shape[1:] == (chain.WINDOW, len(chain.WAVE_CHANNELS)) and beats.x1.shape[1] == len(chain.RR_FEATURES)
     assert beats.x0.dtype == np.int8 and beats.x1.dtype == np.int8
 
 

@@ -44,8 +44,8 @@ def fixture_outputs(x0: np.ndarray, x1: np.ndarray) -> list[tuple[int, ...]]:
     """tests/fixtures/monitor_model/README.md, in numpy."""
     sat = lambda v: int(np.clip(v, -128, 127))
     w, rr = x0.astype(np.int64), x1.astype(np.int64)
-    return [(sat(b[:, 0].sum() >> 5), sat(b[:, 1].sum() >> 5), int(b[:, 0].max()), sat(r[0] - r[1]),
-             sat(r[4] + b[ecg.BEFORE, 0])) for b, r in zip(w, rr)]
+    return [(sat(b.sum() >> 5), int(b.max()), int(b.min()), sat(r[0] - r[1]), sat(r[4] + b[ecg.BEFORE, 0]))
+            for b, r in zip(w, rr)]
 
 
 @pytest.mark.slow
@@ -105,7 +105,7 @@ def ecg_model_dir(tmp_path_factory):
     from tinyqi.models.ecg import build_ecg_cnn
 
     keras.utils.set_random_seed(0)
-    model = build_ecg_cnn([(ecg.WINDOW, 2), (len(ecg.RR_FEATURES),)], 5)
+    model = build_ecg_cnn([(ecg.WINDOW, len(ecg.WAVE_CHANNELS)), (len(ecg.RR_FEATURES),)], 5)
     chain = ecg.run_chain(load_excerpt("118", 120, sample=True).adc)  # DS1: calibration never sees the test records
     xs = [chain.x0.astype(np.float32) * ecg.INPUT_SCALE, chain.x1.astype(np.float32) * ecg.INPUT_SCALE]
     path = tmp_path_factory.mktemp("ecg-model")

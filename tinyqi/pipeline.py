@@ -72,7 +72,7 @@ def train_task(opts: TrainOptions, ui) -> dict:
             set_determinism(opts.seed)  # before building: initial weights come from the seed too
             model = task.build_model(ds.input_shapes, ds.n_classes, **(opts.model_options or {}))
             training = fit(model, ds, epochs=epochs, seed=opts.seed, batch_size=task.batch_size,
-                           weight_power=opts.weight_power, learning_rate=opts.learning_rate,
+                           weight_power=opts.weight_power, learning_rate=opts.learning_rate, weight_ema=task.weight_ema,
                            on_epoch=lambda e, logs, f1: advance(f"epoch {e + 1}: val macro-F1 {f1:.3f}"))
             model.save(out / "model.keras")
         with ui.stage("converting to int8 and float32 TFLite"):

@@ -23,6 +23,7 @@ class Task:
     batch_size: int = 256
     label_sets: tuple[str, ...] = ()  # choices of `--labels` (the loader's `labels=`); empty: one fixed set
     beat_sources: tuple[str, ...] = ()  # choices of `--beats` (the loader's `beats=`); empty: not a beat task
+    weight_ema: bool = False  # train.fit: keep the moving average of the weights
 
     def load_options(self, labels: str | None, beats: str | None = None) -> dict:
         """Keyword arguments for `load` beyond data_dir/sample/split."""
@@ -53,7 +54,7 @@ def _ecg() -> Task:
     return Task("ecg", "mitdb", load_ecg_dataset, build_ecg_cnn, _build_ecg_qinn, epochs=30, quick_epochs=4,
                 default_split="inter-patient",
                 sample_kind="12 six-minute MIT-BIH excerpts (6 DS1 records train, 6 DS2 records test)",
-                beat_sources=("detected", "annotated"))
+                beat_sources=("detected", "annotated"), weight_ema=True)
 
 
 def _vibration() -> Task:

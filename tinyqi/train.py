@@ -29,6 +29,9 @@ def set_determinism(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+EMA_MOMENTUM = 0.99
+
+
 def class_weights(y: np.ndarray, n_classes: int, power: float = 0.5) -> dict[int, float]:
     """Imbalance handled on purpose: weight_c = (n / (k * n_c)) ** power, normalised so the mean sample weight
     is 1. power=1 is fully balanced; 0.5 keeps rare classes (S, F) visible without drowning N's precision."""
@@ -41,17 +44,22 @@ def class_weights(y: np.ndarray, n_classes: int, power: float = 0.5) -> dict[int
 
 
 def fit(model, ds: Dataset, *, epochs: int, seed: int, batch_size: int = 256, learning_rate: float = 3e-3,
-        weight_power: float = 0.5, on_epoch=None, extra_callbacks=()) -> dict:
+        weight_power: float = 0.5, weight_ema: bool = False, on_epoch=None, extra_callbacks=()) -> dict:
     """Train `model` (softmax output) and restore the epoch with the best validation macro-F1; among epochs with
-    the same macro-F1 (a small validation set can reach 1.0 early) the one with the lowest validation loss."""
+    the same macro-F1 (a small validation set can reach 1.0 early) the one with the lowest validation loss.
+    `weight_ema`: the model kept (and judged each epoch) is the exponential moving average of the weights
+    (momentum 0.99), which varies less from seed to seed and patient to patient than the last step's weights."""
     import keras
 
     set_determinism(seed)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy")
+    optimizer = keras.optimizers.Adam(learning_rate, use_ema=weight_ema, ema_momentum=EMA_MOMENTUM)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
     selector = _BestMacroF1(ds, on_epoch)
+    # SwapEMAWeights first: it puts the averaged weights in the model before the selector judges the epoch.
+    swap = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if weight_ema else []
     model.fit(model_feed(ds.x_train), ds.y_train, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0,
               class_weight=class_weights(ds.y_train, ds.n_classes, weight_power),
-              callbacks=[selector, *extra_callbacks])
+              callbacks=[*swap, selector, *extra_callbacks])
     model.set_weights(selector.best_weights)
     return {"best_epoch": selector.best_epoch, "val_macro_f1": selector.best_f1, "epochs": epochs}
 

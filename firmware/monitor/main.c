@@ -25,14 +25,15 @@
 #endif
 
 /* The chain's two outputs, in whichever order the .tflite declares the model's inputs. */
-#if TQ_MODEL_INPUT0_SIZE == 2 * TQ_ECG_WINDOW && TQ_MODEL_INPUT1_SIZE == TQ_ECG_RR_FEATURES
+#define WAVE_SIZE (TQ_ECG_WINDOW * TQ_ECG_WAVE_CHANNELS)
+#if TQ_MODEL_INPUT0_SIZE == WAVE_SIZE && TQ_MODEL_INPUT1_SIZE == TQ_ECG_RR_FEATURES
 #define WAVE_INPUT 0
 #define RR_INPUT 1
-#elif TQ_MODEL_INPUT1_SIZE == 2 * TQ_ECG_WINDOW && TQ_MODEL_INPUT0_SIZE == TQ_ECG_RR_FEATURES
+#elif TQ_MODEL_INPUT1_SIZE == WAVE_SIZE && TQ_MODEL_INPUT0_SIZE == TQ_ECG_RR_FEATURES
 #define WAVE_INPUT 1
 #define RR_INPUT 0
 #else
-#error "the model's inputs must be the chain's: 128 x 2 window samples and 5 RR features"
+#error "the model's inputs must be the chain's: 128 x TQ_ECG_WAVE_CHANNELS window samples and 5 RR features"
 #endif
 
 static tq_ecg_state_t chain;

@@ -324,7 +324,7 @@ def train_qinn(run: Run, opts: CompressOptions, log):
     set_determinism(opts.seed)
     model = task.build_qinn(run.ds.input_shapes, run.ds.n_classes)
     epochs = run.metrics["training"]["epochs"]
-    result = fit(model, run.ds, epochs=epochs, seed=opts.seed, batch_size=task.batch_size)
+    result = fit(model, run.ds, epochs=epochs, seed=opts.seed, batch_size=task.batch_size, weight_ema=task.weight_ema)
     log(f"QINN trained {epochs} epochs: val macro-F1 {result['val_macro_f1']:.4f}")
     return model
 

@@ -61,7 +61,7 @@ class Record:
 @dataclass
 class Beats:
     """The described beats of one or more records, and what scoring needs about the rest."""
-    x0: np.ndarray  # (n, WINDOW, 2) int8: beat, beat minus template
+    x0: np.ndarray  # (n, WINDOW, len(WAVE_CHANNELS)) int8: beat minus template
     x1: np.ndarray  # (n, 5) int8: RR ratios, Q5
     label: np.ndarray  # (n,) AAMI class of the matched reference beat, -1 for a false detection
     record: np.ndarray  # (n,) record name
@@ -88,22 +88,43 @@ def read_wfdb_record(folder: Path, name: str, any_lead: bool = False) -> Record:
     for ext in ("hea", "dat", "atr"):
         if not base.with_suffix(f".{ext}").is_file():
             raise TinyqiError(f"{base}.{ext}: missing; run `tinyqi data fetch mitdb` (or --from a local copy)")
-    fmts = _check_header(base)
+    rec, fmts = read_wfdb_signals(base)
     try:
-        rec = wfdb.rdrecord(str(base), physical=False)
         ann = wfdb.rdann(str(base), "atr")
     except Exception as exc:
-        raise TinyqiError(f"{base}: cannot read the WFDB record ({type(exc).__name__}: {exc}); the files are "
-                          "damaged: fetch the record again") from None
+        raise TinyqiError(_damaged(base, exc)) from None
     if LEAD not in rec.sig_name and not any_lead:
         raise TinyqiError(f"{base}.hea: no {LEAD} lead (leads {rec.sig_name}); tinyqi's ECG chain is tuned for lead "
                           f"{LEAD}: use a record that has it")
     lead = rec.sig_name.index(LEAD) if LEAD in rec.sig_name else 0
     _check_scale(base, float(rec.fs), float(rec.adc_gain[lead]))
-    digital = rec.d_signal[:, lead].astype(np.int64)
-    adc = np.where(digital == _INVALID_DIGITAL[fmts[lead]], chain.INVALID,
-                   np.clip(digital - int(rec.baseline[lead]), -32767, 32767))
-    return Record(name, adc.astype(np.int16), np.asarray(ann.sample), np.asarray(ann.symbol))
+    return Record(name, adc_counts(rec, fmts, lead), np.asarray(ann.sample), np.asarray(ann.symbol))
+
+
+def read_wfdb_signals(base: Path):
+    """The digital samples of the WFDB record `base` (a wfdb.Record read with physical=False) after the header
+    checks, and each signal's storage format. Shared with the noise stress test's noise records (nstdb.py)."""
+    import wfdb
+
+    fmts = _check_header(base)
+    try:
+        return wfdb.rdrecord(str(base), physical=False), fmts
+    except Exception as exc:
+        raise TinyqiError(_damaged(base, exc)) from None
+
+
+def adc_counts(rec, fmts: list[str], index: int) -> np.ndarray:
+    """Signal `index` of a read_wfdb_signals record as int16 counts minus its baseline (the ADC zero), chain.INVALID
+    where the record has no value."""
+    digital = rec.d_signal[:, index].astype(np.int64)
+    adc = np.where(digital == _INVALID_DIGITAL[fmts[index]], chain.INVALID,
+                   np.clip(digital - int(rec.baseline[index]), -32767, 32767))
+    return adc.astype(np.int16)
+
+
+def _damaged(base: Path, exc: Exception) -> str:
+    return (f"{base}: cannot read the WFDB record ({type(exc).__name__}: {exc}); the files are damaged: fetch the "
+            "record again")
 
 
 def _check_scale(base: Path, fs: float, gain: float) -> None:
@@ -169,7 +190,8 @@ def concat_beats(parts: list[Beats]) -> Beats:
     arrays = {f: np.concatenate([getattr(p, f) for p in parts]) for f in ("x0", "x1", "label", "record", "sample")}
     missed = np.sum([p.missed for p in parts], axis=0) if parts else np.zeros(len(CLASSES), np.int64)
     detection = {k: sum(p.detection[k] for p in parts) for k in ("tp", "fn", "fp")}
-    return Beats(arrays["x0"].reshape(-1, chain.WINDOW, 2), arrays["x1"].reshape(-1, len(chain.RR_FEATURES)),
+    x0 = arrays["x0"].reshape(-1, chain.WINDOW, len(chain.WAVE_CHANNELS))
+    return Beats(x0, arrays["x1"].reshape(-1, len(chain.RR_FEATURES)),
                  arrays["label"], arrays["record"], arrays["sample"], missed, detection)
 
 

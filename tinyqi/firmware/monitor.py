@@ -126,13 +126,13 @@ def chain_inputs(model_dir: Path) -> list[str]:
     from tinyqi.tflite_model import load_tflite  # imported here: the .tflite parser pulls in flatbuffers
 
     model = load_tflite(model_dir / MODEL_FILE)
-    by_size = {ecg.WINDOW * 2: "x0", len(ecg.RR_FEATURES): "x1"}
+    by_size = {ecg.WINDOW * len(ecg.WAVE_CHANNELS): "x0", len(ecg.RR_FEATURES): "x1"}
     tensors = [model.tensor(index) for index in model.inputs]
     names = [by_size.get(int(np.prod(t.shape[1:]))) for t in tensors]
     if sorted(map(str, names)) != ["x0", "x1"] or any(t.dtype != np.int8 for t in tensors):
         shapes = ", ".join(f"{t.shape[1:]} {np.dtype(t.dtype).name}" for t in tensors)
         raise TinyqiError(f"{model_dir / MODEL_FILE}: inputs {shapes}; the monitor feeds the ECG chain's two int8 "
-                          f"inputs, ({ecg.WINDOW}, 2) and ({len(ecg.RR_FEATURES)},): use a model of `tinyqi train ecg` "
+                          f"inputs, ({ecg.WINDOW}, {len(ecg.WAVE_CHANNELS)}) and ({len(ecg.RR_FEATURES)},): use a model of `tinyqi train ecg` "
                           "(or a vibration run, whose metrics.json names its task)")
     return names
 

@@ -19,7 +19,7 @@ from tinyqi.hostc import cached_executable, int16_stdin, run_sanitized
 from tinyqi.signal import ecg
 
 TAG_SIZE, TAG_DETECTION, TAG_BEAT = 0, 1, 2
-RECORD = np.dtype([("tag", "<i4"), ("a", "<i4"), ("b", "<i4"), ("x0", "i1", (ecg.WINDOW * 2,)),
+RECORD = np.dtype([("tag", "<i4"), ("a", "<i4"), ("b", "<i4"), ("x0", "i1", (ecg.WINDOW * len(ecg.WAVE_CHANNELS),)),
                    ("x1", "i1", (len(ecg.RR_FEATURES),)), ("pad", "i1", (3,))])
 
 HARNESS = r"""/* tinyqi ECG chain host harness: int16 samples in (stdin), binary records out (stdout); see hostc.py */
@@ -30,7 +30,7 @@ HARNESS = r"""/* tinyqi ECG chain host harness: int16 samples in (stdin), binary
 
 typedef struct {
     int32_t tag, a, b;
-    int8_t x0[TQ_ECG_WINDOW * 2];
+    int8_t x0[TQ_ECG_WINDOW * TQ_ECG_WAVE_CHANNELS];
     int8_t x1[TQ_ECG_RR_FEATURES];
     int8_t pad[3];
 } record_t;
@@ -135,7 +135,7 @@ def run_chain_c(adc: np.ndarray, drain_each_push: bool = True) -> ecg.ChainBeats
     described = np.isin(sample, beats["a"])
     if described.sum() != len(beats) or not np.array_equal(sample[described], beats["a"]):
         raise TinyqiError("C ECG chain: a described beat is not one of the detections, or beats came out of order")
-    x0 = beats["x0"].reshape(-1, ecg.WINDOW, 2).copy()
+    x0 = beats["x0"].reshape(-1, ecg.WINDOW, len(ecg.WAVE_CHANNELS)).copy()
     return ecg.ChainBeats(fid, sample, det["b"].astype(np.int64), described, x0, beats["x1"].copy())
 
 

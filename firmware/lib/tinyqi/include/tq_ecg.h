@@ -56,6 +56,7 @@ extern "C" {
 #define TQ_ECG_LONG_SHIFT 7
 #define TQ_ECG_RATIO_ONE 32
 #define TQ_ECG_RR_FEATURES 5
+#define TQ_ECG_WAVE_CHANNELS 1 /* beat minus template: ecg.WAVE_CHANNELS */
 #define TQ_ECG_PENDING 8 /* detected beats not yet described (power of two); see tq_ecg_beat.c for the bound */
 
 /* Device limits (docs/signal.md, "C implementation"): the chain counts samples in int32, so it must be re-initialised
@@ -66,7 +67,7 @@ extern "C" {
 /* One described beat: the model's two int8 inputs and where the beat is. */
 typedef struct {
     int32_t sample;                           /* input sample index of the fiducial point (0 = first pushed) */
-    int8_t x0[TQ_ECG_WINDOW * 2];             /* [t][channel]: beat, beat minus template */
+    int8_t x0[TQ_ECG_WINDOW * TQ_ECG_WAVE_CHANNELS]; /* [t][channel]: beat minus template */
     int8_t x1[TQ_ECG_RR_FEATURES];            /* Q5 RR ratios, order of ecg.RR_FEATURES */
 } tq_ecg_beat_t;
 

@@ -132,7 +132,7 @@ void tq_ecg_beat_describe(tq_ecg_state_t *s, tq_ecg_beat_t *beat)
 
     const int first = !s->template_ready;
     s->template_ready = 1;
-    const int32_t half = 1 << (TQ_ECG_WAVE_SHIFT - 1);
+    const int32_t half = 1 << (TQ_ECG_WAVE_SHIFT + TQ_ECG_TEMPLATE_SHIFT - 1);
     for (int32_t t = 0; t < TQ_ECG_WINDOW; ++t) {
         const int32_t w = tq_ecg_b(s, start + t) - mean;
         const int32_t wq = w * (1 << TQ_ECG_TEMPLATE_SHIFT); /* Python's w << 4: a left shift of a negative is UB */
@@ -141,9 +141,8 @@ void tq_ecg_beat_describe(tq_ecg_state_t *s, tq_ecg_beat_t *beat)
         }
         const int32_t diff = wq - s->template_q[t];
         s->template_q[t] += diff >> TQ_ECG_TEMPLATE_SHIFT;
-        beat->x0[2 * t] = (int8_t)tq_ecg_clamp((w + half) >> TQ_ECG_WAVE_SHIFT, INT8_MIN, INT8_MAX);
-        beat->x0[2 * t + 1] = (int8_t)tq_ecg_clamp((diff + (half << TQ_ECG_TEMPLATE_SHIFT))
-                                                   >> (TQ_ECG_WAVE_SHIFT + TQ_ECG_TEMPLATE_SHIFT), INT8_MIN, INT8_MAX);
+        beat->x0[t] = (int8_t)tq_ecg_clamp((diff + half) >> (TQ_ECG_WAVE_SHIFT + TQ_ECG_TEMPLATE_SHIFT),
+                                           INT8_MIN, INT8_MAX);
     }
 
     beat->x1[0] = ratio_q5(rr.pre, rr.local);
