@@ -6,7 +6,8 @@ import click
 
 from tinyqi.commands.params import DATA_DIR, SOURCE_DIR
 
-FETCHERS = {"mitdb": ("tinyqi.data.ecg", "fetch_mitdb"), "cwru": ("tinyqi.data.cwru", "fetch_cwru")}
+FETCHERS = {"mitdb": ("tinyqi.data.ecg", "fetch_mitdb"), "cwru": ("tinyqi.data.cwru", "fetch_cwru"),
+            "nstdb": ("tinyqi.data.nstdb", "fetch_nstdb")}
 
 
 @click.group("data")
@@ -21,7 +22,8 @@ def command():
 @click.option("--data-dir", type=DATA_DIR, default=None,
               help="Data root (default: $TINYQI_DATA or ~/.cache/tinyqi/data).")
 def fetch(dataset, from_dir, data_dir):
-    """Fetch DATASET (mitdb, cwru) into the data root and verify every file's SHA-256."""
+    """Fetch DATASET (mitdb, cwru, nstdb: the noise records bw and ma) into the data root and verify every file's
+    SHA-256."""
     import importlib
 
     from tinyqi.errors import TinyqiError

@@ -39,4 +39,5 @@ def command(task, out, quick, seed, epochs, data_dir, sample, table_only):
               for r in result["rows"]])
     ui.out.print(f"int8 accuracy mean {result['int8_accuracy_mean']} (worst {result['int8_accuracy_min']}), "
                  f"macro-F1 mean {result['int8_macro_f1_mean']} (worst {result['int8_macro_f1_min']})")
+    ui.out.print(result["caveat"])
     ui.out.print(f"written: {out / 'lolo.json'}, {out / 'lolo.md'}")

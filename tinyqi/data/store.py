@@ -1,7 +1,8 @@
 """Where datasets live and how a copy gets there (download or local import), always checked against SHA-256 lists.
 
-Location: `--data-dir` / env TINYQI_DATA / default ~/.cache/tinyqi/data; dataset `name` lives in `<root>/<name>/`,
-which a fetch creates only complete (it gathers the files in `<root>/.<name>.partial/` first).
+Location: `--data-dir` / env TINYQI_DATA / default ~/.cache/tinyqi/data; dataset `name` lives in `<root>/<name>/`
+(`<root>/<FOLDERS[name]>/` where listed), which a fetch creates only complete (it gathers the files in
+`<root>/.<name>.partial/` first).
 Checksum lists ship with the project in `datasets/<name>/SHA256SUMS` (`sha256sum -c` format).
 """
 
@@ -18,6 +19,8 @@ from tinyqi.files import sha256_file
 
 REPO_DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 DEFAULT_ROOT = Path.home() / ".cache" / "tinyqi" / "data"
+# Datasets whose folder under the data root is not their name: nstdb is only the noise records bw and ma.
+FOLDERS = {"nstdb": "nstdb-noise"}
 
 
 def data_root(data_dir: str | Path | None = None) -> Path:
@@ -43,7 +46,7 @@ def checksums(name: str) -> dict[str, str]:
 
 
 def dataset_dir(name: str, data_dir: str | Path | None = None) -> Path:
-    return data_root(data_dir) / name
+    return data_root(data_dir) / FOLDERS.get(name, name)
 
 
 def is_complete(name: str, data_dir: str | Path | None = None) -> bool:
