@@ -33,7 +33,7 @@
 #define WAVE_INPUT 1
 #define RR_INPUT 0
 #else
-#error "the model's inputs must be the chain's: 128 x TQ_ECG_WAVE_CHANNELS window samples and 5 RR features"
+#error "the model's inputs must be the chain's: 128 x TQ_ECG_WAVE_CHANNELS window samples and TQ_ECG_RR_FEATURES RR features"
 #endif
 
 static tq_ecg_state_t chain;

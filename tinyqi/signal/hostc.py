@@ -19,8 +19,10 @@ from tinyqi.hostc import cached_executable, int16_stdin, run_sanitized
 from tinyqi.signal import ecg
 
 TAG_SIZE, TAG_DETECTION, TAG_BEAT = 0, 1, 2
+_INPUT_BYTES = ecg.WINDOW * len(ecg.WAVE_CHANNELS) + len(ecg.RR_FEATURES)
+PAD = -_INPUT_BYTES % 4 or 4  # record_t's int8 tail padded to its int32 alignment (never a zero-length array)
 RECORD = np.dtype([("tag", "<i4"), ("a", "<i4"), ("b", "<i4"), ("x0", "i1", (ecg.WINDOW * len(ecg.WAVE_CHANNELS),)),
-                   ("x1", "i1", (len(ecg.RR_FEATURES),)), ("pad", "i1", (3,))])
+                   ("x1", "i1", (len(ecg.RR_FEATURES),)), ("pad", "i1", (PAD,))])
 
 HARNESS = r"""/* tinyqi ECG chain host harness: int16 samples in (stdin), binary records out (stdout); see hostc.py */
 #include <stdio.h>
@@ -32,7 +34,7 @@ typedef struct {
     int32_t tag, a, b;
     int8_t x0[TQ_ECG_WINDOW * TQ_ECG_WAVE_CHANNELS];
     int8_t x1[TQ_ECG_RR_FEATURES];
-    int8_t pad[3];
+    int8_t pad[%(pad)d];
 } record_t;
 
 static tq_ecg_state_t state;
@@ -100,7 +102,7 @@ def _sources() -> list[Path]:
 
 def _harness_text() -> str:
     return HARNESS % {"record_size": RECORD.itemsize, "tag_size": TAG_SIZE, "tag_detection": TAG_DETECTION,
-                      "tag_beat": TAG_BEAT}
+                      "tag_beat": TAG_BEAT, "pad": PAD}
 
 
 def executable() -> Path:

@@ -55,7 +55,7 @@ extern "C" {
 #define TQ_ECG_LOCAL_RR 8
 #define TQ_ECG_LONG_SHIFT 7
 #define TQ_ECG_RATIO_ONE 32
-#define TQ_ECG_RR_FEATURES 5
+#define TQ_ECG_RR_FEATURES 6
 #define TQ_ECG_WAVE_CHANNELS 1 /* beat minus template: ecg.WAVE_CHANNELS */
 #define TQ_ECG_PENDING 8 /* detected beats not yet described (power of two); see tq_ecg_beat.c for the bound */
 

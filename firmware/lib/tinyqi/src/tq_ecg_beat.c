@@ -63,6 +63,22 @@ static rr_t rr_update(tq_ecg_state_t *s)
     return rr;
 }
 
+/* ecg.mean_jump: the mean |difference| of successive intervals in the RR history, oldest to newest (floor).
+ * Called after rr_update, so the history holds rr_hist_count >= 1 intervals ending at slot rr_hist_pos - 1; each
+ * difference is < 2^26 and there are at most 7: the sum fits in int32. */
+static int32_t rr_mean_jump(const tq_ecg_state_t *s)
+{
+    const int32_t count = s->rr_hist_count;
+    const int32_t oldest = (s->rr_hist_pos - count) & (TQ_ECG_LOCAL_RR - 1);
+    int32_t sum = 0;
+    for (int32_t j = 1; j < count; ++j) {
+        const int32_t d = s->rr_hist[(oldest + j) & (TQ_ECG_LOCAL_RR - 1)]
+                        - s->rr_hist[(oldest + j - 1) & (TQ_ECG_LOCAL_RR - 1)];
+        sum += d < 0 ? -d : d;
+    }
+    return sum / (count > 1 ? count - 1 : 1);
+}
+
 void tq_ecg_beat_detected(tq_ecg_state_t *s, int32_t fid)
 {
     s->last_fid = fid;
@@ -150,6 +166,7 @@ void tq_ecg_beat_describe(tq_ecg_state_t *s, tq_ecg_beat_t *beat)
     beat->x1[2] = ratio_q5(rr.pre * 16, rr.long_q4);
     beat->x1[3] = ratio_q5(rr.post * 16, rr.long_q4);
     beat->x1[4] = ratio_q5(rr.local * 16, rr.long_q4);
+    beat->x1[5] = ratio_q5(rr_mean_jump(s), rr.local);
     beat->sample = fid * TQ_ECG_DECIMATION - TQ_ECG_CHAIN_DELAY;
     pop(s);
 }
