@@ -35,7 +35,7 @@ class BenchOptions:
     job: bool = True                     # ECG: the whole monitoring job per int8 variant (tinyqi.bench.job)
 
 
-def _energy_model(board: BoardProfile) -> tuple[PowerFigures | None, str | None]:
+def energy_model(board: BoardProfile) -> tuple[PowerFigures | None, str | None]:
     """The board's electrical figures, or why there are none (a board profile without verified figures)."""
     try:
         return power_figures(board), None
@@ -101,7 +101,7 @@ def run_bench(opts: BenchOptions, log=print) -> dict:
     variants = select_variants(run_dir, opts.variants)
     out_dir = opts.out_dir or run_dir / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
-    figures, no_energy = _energy_model(board)
+    figures, no_energy = energy_model(board)
     notes = [] if no_energy is None else [f"no energy estimate: {no_energy}"]
     per_minute = opts.per_minute if opts.per_minute is not None else TASK_INFERENCES_PER_MINUTE[opts.task]
     settings = BenchSettings(board, opts.engine, out_dir)
