@@ -49,6 +49,14 @@ def test_row_balanced_magnitude_has_equal_counts_per_row():
         assert len(set(rows_kept(m).tolist())) == 1
 
 
+@pytest.mark.parametrize("allocation", ["anneal", "uniform"])
+def test_anneal_masks_keep_one_weight_per_row_when_the_budget_is_smaller(allocation):
+    """99 % of 309 weights would leave 3, fewer than the 17 rows: the floor wins (it used to loop forever)."""
+    masks = prune.anneal_masks(synthetic_saliency(), 0.99, AnnealOptions(sweeps=10, allocation=allocation))
+    for m in masks.values():
+        assert rows_kept(m).tolist() == [1] * m.shape[-1]
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_anneal_masks_meet_the_overall_budget_exactly(seed):
     sal = synthetic_saliency(seed)

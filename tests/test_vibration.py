@@ -14,6 +14,7 @@ from tinyqi import lolo
 from tinyqi.compress import storage
 from tinyqi.errors import TinyqiError
 from tinyqi.manifest import write_manifest
+from tinyqi.report import LOAD_SPLIT_CAVEAT
 from tinyqi.tflite_model import load_tflite
 
 WEIGHT_BYTES_TARGET = 8 * 1024  # issue 6: int8 weights of the vibration QINN under 8 KB
@@ -71,6 +72,9 @@ def test_lolo_table_from_fold_runs(two_runs, tmp_path):
     md = (tmp_path / "lolo.md").read_text()
     assert "BUNDLED SAMPLE" in md and "| 3 | 0, 1, 2 |" in md and "split by time" in md
     assert json.loads((tmp_path / "lolo.json").read_text()) == result
+    # what the load-wise split does not show comes before the table it qualifies (issue 12)
+    assert LOAD_SPLIT_CAVEAT in md and md.index(LOAD_SPLIT_CAVEAT) < md.index("| test_load_hp |")
+    assert result["caveat"] == LOAD_SPLIT_CAVEAT.replace("**", "")
 
 
 def test_lolo_table_without_folds_is_one_clear_error(tmp_path):

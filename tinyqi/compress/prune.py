@@ -256,6 +256,8 @@ def _repair(energy, x: np.ndarray, sal: Saliency, allocation: str, sparsity: flo
                 kept_per_row = np.bincount(row_key[members], weights=1 - st.x[0, members], minlength=row_key.max() + 1)
                 ok &= kept_per_row[row_key[members]] > 1
             d = np.where(ok, d, np.inf)
+            if not np.isfinite(d.min()):  # every row is down to its last weight: the floor wins over the budget,
+                break                     # as in magnitude_masks (without this the loop flipped bits back forever)
             energy.apply(st, st.rows, np.array([members[int(np.argmin(d))]]))
     return st.x[0].copy()
 
