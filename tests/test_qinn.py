@@ -64,3 +64,12 @@ def test_hybrid_qinn_converts_to_int8_and_runs_in_tflm(conv_ranks):
     floats = model.predict(xs, verbose=0)
     agree = np.mean(np.argmax(micro, 1) == np.argmax(floats, 1))
     assert agree >= 0.9
+
+
+@pytest.mark.parametrize("conv_ranks", [None, (4, 4)])
+def test_the_ecg_qinn_takes_the_baselines_model_options(conv_ranks):
+    """compress trains the QINN with the run's model options (a sweep trial's widths), so the builder must honour
+    the baseline's keywords: filters and hidden."""
+    model = build_ecg_qinn([(128, 1), (6,)], 5, conv_ranks=conv_ranks, filters=[4, 8, 12], hidden=16)
+    widths = [model.get_layer(name).output.shape[-1] for name in ("conv1", "gap", "join")]
+    assert widths == [4, 12, 16]

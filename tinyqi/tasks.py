@@ -41,10 +41,10 @@ class Task:
         return options
 
 
-def _build_ecg_qinn(input_shapes, n_classes: int):
+def _build_ecg_qinn(input_shapes, n_classes: int, **model_options):
     from tinyqi.models.qinn import build_ecg_qinn  # imports Keras: only when a model is built
 
-    return build_ecg_qinn(input_shapes, n_classes)
+    return build_ecg_qinn(input_shapes, n_classes, **model_options)
 
 
 def _ecg() -> Task:

@@ -307,7 +307,8 @@ def _layer_inputs(model, layer, xs: list[np.ndarray]) -> np.ndarray:
 
 
 def train_qinn(run: Run, opts: CompressOptions, log):
-    """The QINN hybrid, trained like the run's baseline (same epochs); reused from variants/qinn when present."""
+    """The QINN hybrid, trained like the run's baseline (its epochs, model widths, class weighting and learning
+    rate, as its metrics.json records them); reused from variants/qinn when present."""
     from tinyqi.tasks import get_task
     from tinyqi.train import fit, set_determinism
 
@@ -322,9 +323,11 @@ def train_qinn(run: Run, opts: CompressOptions, log):
             log(f"reusing the trained QINN model {saved}")
             return load_keras(saved)
     set_determinism(opts.seed)
-    model = task.build_qinn(run.ds.input_shapes, run.ds.n_classes)
-    epochs = run.metrics["training"]["epochs"]
-    result = fit(model, run.ds, epochs=epochs, seed=opts.seed, batch_size=task.batch_size, weight_ema=task.weight_ema)
+    training = run.metrics["training"]
+    model = task.build_qinn(run.ds.input_shapes, run.ds.n_classes, **training.get("model_options", {}))
+    epochs = training["epochs"]
+    result = fit(model, run.ds, epochs=epochs, seed=opts.seed, batch_size=task.batch_size, weight_ema=task.weight_ema,
+                 **{k: training[k] for k in ("weight_power", "learning_rate") if k in training})
     log(f"QINN trained {epochs} epochs: val macro-F1 {result['val_macro_f1']:.4f}")
     return model
 

@@ -67,14 +67,16 @@ def qinn_front_end(beat, filters=(8, 16, 24), conv_ranks=(6, 8)):
     return layers.GlobalAveragePooling1D(name="gap")(x)
 
 
-def build_ecg_qinn(input_shapes, n_classes: int, hidden: int = 24, rank: int = 6, conv_ranks=None):
+def build_ecg_qinn(input_shapes, n_classes: int, hidden: int = 24, rank: int = 6, conv_ranks=None,
+                   filters=(8, 16, 24)):
     """Hybrid ECG model: classical conv front end + QINN head (entangled wave projection joined with the RR
     features, interference activation, softmax classifier)."""
     from tinyqi.models.ecg import conv_front_end, rr_projection
 
     beat = keras.Input(shape=input_shapes[0], name="in0_beat")
     rr = keras.Input(shape=input_shapes[1], name="in1_rr")
-    features = conv_front_end(beat) if conv_ranks is None else qinn_front_end(beat, conv_ranks=conv_ranks)
+    filters = tuple(filters)
+    features = conv_front_end(beat, filters) if conv_ranks is None else qinn_front_end(beat, filters, conv_ranks)
     wave = entangled_dense(features, hidden, rank, "fc_wave")
     h = layers.Add(name="join")([wave, rr_projection(rr, hidden)])
     h = Interference(name="interference")(h)

@@ -9,8 +9,8 @@ A trial configuration is a flat dict of plain values (what Optuna suggests, what
   compression  method: "none" (the dense int8 model of the run) or a `tinyqi compress` method
                (tinyqi.compress.pipeline.METHODS, docs/compression.md); then, only for the methods that use them,
                target_sparsity (pruning), channel_sparsity (whole channels), weight_fraction (low rank).
-               qinn / combined / combined-channels train the task's default QINN model (Task.build_qinn): the
-               model options above shape the run's baseline only.
+               qinn / combined / combined-channels train the task's QINN model (Task.build_qinn) with the same
+               model options, epochs, class weighting and learning rate as the run's baseline.
   constants    seed (every trial's training and compression seed: `--seed`), compress_steps and finetune_epochs
                (the compression schedule, CompressOptions.steps / finetune_epochs), fixed per space.
 
