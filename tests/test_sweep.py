@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 
 import pytest
 from conftest import assert_one_line_error, run_cli
@@ -37,9 +38,12 @@ def swept(tmp_path_factory):
     """(sweep dir, the first trial's row after round one, the CLI's result for the resumed round)."""
     work = tmp_path_factory.mktemp("sweep")
     out = work / "sweep"
+    handlers = [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)]
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(work)  # no runs/ecg/bench/bench.json of the checkout drawn in
         _sweep(out)
+    # Ray's driver replaces the Ctrl-C and SIGTERM handlers; a library caller gets its own back
+    assert [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)] == handlers
     first = json.loads((out / SWEEP_FILE).read_text())["trials"][0]
     resumed = run_cli("sweep", "ecg", "--out", str(out), "--resume", "--trials", "2", "--sample", cwd=work)
     return out, first, resumed

@@ -17,6 +17,7 @@ import functools
 import logging
 import os
 import shutil
+import signal
 import sys
 import time
 import warnings
@@ -224,12 +225,15 @@ def _round(sweep: SweepState, space: Space, opts: SweepOptions, address: str | N
         clock = time.monotonic()
         cpu_count = os.cpu_count() or 1
         concurrent = opts.concurrent or (None if address else max(1, cpu_count // opts.cpus_per_trial))
+        handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
         _init_ray(address, None if address else concurrent * opts.cpus_per_trial)
         startup = round(time.monotonic() - clock, 1)
         try:
             return _tune(sweep, space, opts, address, concurrent, startup, ui, out)
         finally:
             ray.shutdown()
+            for sig, handler in handlers.items():  # Ray's driver replaces them; a library caller keeps its own
+                signal.signal(sig, handler)
 
 
 def _init_ray(address: str | None, num_cpus: int | None) -> None:
