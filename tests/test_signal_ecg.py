@@ -73,3 +73,26 @@ def test_detect_command_on_the_sample(tmp_path):
 def test_beats_option_is_refused_for_vibration(tmp_path):
     assert_one_line_error(run_cli("train", "vibration", "--beats", "annotated", "--out", str(tmp_path / "r")),
                           "--beats annotated", "not a beat task")
+
+
+def irregular_fraction(intervals, local=180):
+    """The chain's irregular fraction (float) after a sequence of pre-RR intervals."""
+    q12, hist = 0, []
+    for rr in intervals:
+        hist = (hist + [rr])[-ecg.LOCAL_RR:]
+        q12 = ecg.irregular_update(q12, hist, local)
+    return ecg.fraction_q7(q12) / 128
+
+
+def test_irregular_fraction_tells_fibrillation_from_premature_beats():
+    rng = np.random.default_rng(0)
+    fibrillation = rng.integers(100, 260, 300)  # irregularly irregular
+    sinus = np.full(300, 180) + rng.integers(-3, 4, 300)
+    ectopic = sinus.copy()
+    ectopic[::10] = 120  # a premature beat every 10th, then its compensatory pause
+    ectopic[1::10] = 240
+    assert irregular_fraction(fibrillation) > 0.8
+    assert irregular_fraction(sinus) < 0.05
+    assert 0.1 < irregular_fraction(ectopic) < 0.35  # two irregular pairs in ten
+    assert irregular_fraction([180]) == 0.0  # one interval: no pair yet
+    assert ecg.fraction_q7(1 << 12) == 127  # 1.0 saturates to int8

@@ -11,7 +11,7 @@ import click
 from tinyqi.errors import TinyqiError
 
 # Each module defines `command` (a click command or group); the order here is the order in `tinyqi --help`.
-COMMAND_MODULES = ["data", "train", "detect", "build", "flash", "emulate", "compress", "ablate", "codegen", "verify", "bench", "sweep", "robust",
+COMMAND_MODULES = ["data", "train", "detect", "build", "flash", "emulate", "compress", "ablate", "codegen", "verify", "bench", "sweep", "robust", "cv",
                    "lolo"]
 
 

@@ -44,9 +44,11 @@ def class_weights(y: np.ndarray, n_classes: int, power: float = 0.5) -> dict[int
 
 
 def fit(model, ds: Dataset, *, epochs: int, seed: int, batch_size: int = 256, learning_rate: float = 3e-3,
-        weight_power: float = 0.5, weight_ema: bool = False, on_epoch=None, extra_callbacks=()) -> dict:
+        weight_power: float = 0.5, weight_ema: bool = False, select_epoch: bool = True, on_epoch=None,
+        extra_callbacks=()) -> dict:
     """Train `model` (softmax output) and restore the epoch with the best validation macro-F1; among epochs with
     the same macro-F1 (a small validation set can reach 1.0 early) the one with the lowest validation loss.
+    `select_epoch=False`: no validation set is used; the model is the last epoch's (cross-validation, cv.py).
     `weight_ema`: the model kept (and judged each epoch) is the exponential moving average of the weights
     (momentum 0.99), which varies less from seed to seed and patient to patient than the last step's weights."""
     import keras
@@ -54,7 +56,7 @@ def fit(model, ds: Dataset, *, epochs: int, seed: int, batch_size: int = 256, le
     set_determinism(seed)
     optimizer = keras.optimizers.Adam(learning_rate, use_ema=weight_ema, ema_momentum=EMA_MOMENTUM)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
-    selector = _BestMacroF1(ds, on_epoch)
+    selector = _BestMacroF1(ds, on_epoch) if select_epoch else _LastEpoch()
     # SwapEMAWeights first: it puts the averaged weights in the model before the selector judges the epoch.
     swap = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if weight_ema else []
     model.fit(model_feed(ds.x_train), ds.y_train, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0,
@@ -71,6 +73,21 @@ def model_feed(xs: list[np.ndarray]):
 
 def predict_labels(model, xs: list[np.ndarray]) -> np.ndarray:
     return np.argmax(model.predict(model_feed(xs), batch_size=1024, verbose=0), axis=1)
+
+
+class _LastEpoch:
+    """Keeps the weights at the end of every epoch (the EMA ones when SwapEMAWeights put them in)."""
+
+    def __new__(cls):
+        import keras
+
+        class LastEpoch(keras.callbacks.Callback):
+            best_f1 = None
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.best_epoch, self.best_weights = epoch, self.model.get_weights()
+
+        return LastEpoch()
 
 
 class _BestMacroF1:

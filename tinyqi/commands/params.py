@@ -46,6 +46,21 @@ class Seed(_Type):
         return number
 
 
+class Seeds(_Type):
+    name = "seeds"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            seeds = tuple(int(s, 10) for s in str(value).split(","))
+        except ValueError:
+            raise self.fail_with(value, param, "give comma-separated integers, e.g. 0,1,2") from None
+        for seed in seeds:
+            check_seed(seed, _option(param))
+        return seeds
+
+
 class PositiveFloat(_Type):
     name = "number"
 
@@ -123,6 +138,7 @@ def _integer(kind: _Type, value, param, todo: str) -> int:
 
 EPOCHS = IntAtLeast(1, "give the number of training epochs, e.g. 30 (or --quick)")
 SEED = Seed()
+SEEDS = Seeds()
 PER_MINUTE = PositiveFloat("give how many inferences run per minute, e.g. 72 (one per heart beat)")
 DATA_DIR = DataDir()
 SOURCE_DIR = ExistingDir()

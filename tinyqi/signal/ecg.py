@@ -20,7 +20,8 @@ missing sample and holds the last valid one):
      window b[f-45 .. f+82] minus its mean, its difference from the running template (EMA 1/16 of earlier
      windows), RR features as ratios to the patient's own rhythm, all saturated to int8 (Q5 for the ratios).
 Model inputs: x0 = (128, 1) int8 beat - template (the patient's own running template) in 1/32-unit steps of
-(b / 16); x1 = 6 int8 RR ratios in Q5 (the sixth, irregularity, tells atrial fibrillation from premature beats). Why the beat only relative to the template: a model that also sees the
+(b / 16); x1 = 6 int8 RR features, five ratios in Q5 and the irregular fraction in Q7 (it tells atrial
+fibrillation from premature beats). Why the beat only relative to the template: a model that also sees the
 absolute waveform learns the training patients' QRS shapes and calls a new patient's bundle-branch-block beats V
 (DS1 patient-grouped 4-fold CV, 3 seeds: N/S/V macro-F1 0.654 vs 0.600, SVEB F1 0.363 vs 0.180; docs/signal.md). The model is converted with input scale 1/32 and zero point 0 for both, so these ints ARE its int8 inputs.
 """
@@ -70,7 +71,10 @@ LOCAL_RR = 8  # RR intervals in the local rhythm (mean)
 LONG_SHIFT = 7  # long-term rhythm: EMA 1/128 of RR intervals, kept with 4 extra bits
 RATIO_ONE = 32  # Q5
 RR_LIMIT = (1 << 26) - 1  # RR intervals enter the features clamped (4 days): their Q4 values then fit in int32
-RR_FEATURES = ["pre_over_local", "post_over_local", "pre_over_long", "post_over_long", "local_over_long", "irregularity"]
+IRREGULAR_JUMP = 16  # successive pre-RR intervals differing by more than local RR / 16 are an irregular pair
+IRREGULAR_SHIFT = 5  # the irregular fraction: EMA 1/32 of irregular pairs, kept in Q12
+RR_FEATURES = ["pre_over_local", "post_over_local", "pre_over_long", "post_over_long", "local_over_long",
+               "irregular_fraction"]
 INPUT_SCALE = 1.0 / RATIO_ONE  # the model's input scale for both inputs (zero point 0)
 
 
@@ -213,11 +217,21 @@ def fiducials(b: np.ndarray, peaks: np.ndarray) -> np.ndarray:
     return peaks + offsets[np.argmax(region, axis=1)]
 
 
-def mean_jump(rr_hist: list[int]) -> int:
-    """Irregularity of the local rhythm: the mean |difference| of successive RR intervals in the history (floor).
-    High in atrial fibrillation, whose beats are N although their RR intervals vary like premature (S) beats'."""
-    jumps = [abs(a - b) for a, b in zip(rr_hist[1:], rr_hist[:-1])]
-    return sum(jumps) // max(1, len(jumps))
+def irregular_update(irregular_q12: int, rr_hist: list[int], local: int) -> int:
+    """The irregular fraction after one more pre-RR interval: an EMA (1/32, Q12) of whether it differs from the
+    previous one by more than local / 16. Atrial fibrillation is irregularly irregular: nearly every successive
+    pair differs (fraction ~0.85 in DS1's records 201 and 203), so its N beats, premature-looking one by one, read
+    as AF; a sinus rhythm with premature beats keeps most pairs equal (fraction ~0.1-0.5 in DS1's S-rich records).
+    The mean |jump| it replaced also grows with a few large jumps (pauses): docs/signal.md, "Input choice"."""
+    if len(rr_hist) < 2:
+        return irregular_q12
+    irregular = abs(rr_hist[-1] - rr_hist[-2]) * IRREGULAR_JUMP > local
+    return irregular_q12 + (((int(irregular) << 12) - irregular_q12) >> IRREGULAR_SHIFT)
+
+
+def fraction_q7(value_q12: int) -> int:
+    """A Q12 fraction in [0, 1] as int8 Q7, rounded, saturated at 127."""
+    return min((value_q12 + 16) >> 5, 127)
 
 
 def ratio_q5(num, den):
@@ -242,11 +256,13 @@ def describe(b: np.ndarray, fid: np.ndarray, detected_at: np.ndarray) -> tuple[n
     x0, x1 = [], []
     rr_hist: list[int] = []
     long_q4 = -1
+    irregular_q12 = 0
     template = None
     for i in range(1, n - 1):
         pre, post = min(int(fid[i] - fid[i - 1]), RR_LIMIT), min(int(fid[i + 1] - fid[i]), RR_LIMIT)
         rr_hist = (rr_hist + [pre])[-LOCAL_RR:]
         local = sum(rr_hist) // len(rr_hist)
+        irregular_q12 = irregular_update(irregular_q12, rr_hist, local)
         long_q4 = pre << 4 if long_q4 < 0 else long_q4 + (((pre << 4) - long_q4) >> LONG_SHIFT)
         ready = max(int(detected_at[i + 1]), int(fid[i]) + AFTER - 1)
         if ready >= len(b):
@@ -263,7 +279,7 @@ def describe(b: np.ndarray, fid: np.ndarray, detected_at: np.ndarray) -> tuple[n
         half = 1 << (WAVE_SHIFT + TEMPLATE_SHIFT - 1)
         x0.append(sat((diff + half) >> (WAVE_SHIFT + TEMPLATE_SHIFT), -128, 127))
         x1.append([ratio_q5(pre, local), ratio_q5(post, local), ratio_q5(pre << 4, long_q4),
-                   ratio_q5(post << 4, long_q4), ratio_q5(local << 4, long_q4), ratio_q5(mean_jump(rr_hist), local)])
+                   ratio_q5(post << 4, long_q4), ratio_q5(local << 4, long_q4), fraction_q7(irregular_q12)])
         described[i] = True
     x0a = np.asarray(x0, np.int8).reshape(-1, WINDOW, len(WAVE_CHANNELS))
     x1a = np.asarray(x1, np.int8).reshape(-1, len(RR_FEATURES))

@@ -55,6 +55,8 @@ extern "C" {
 #define TQ_ECG_LOCAL_RR 8
 #define TQ_ECG_LONG_SHIFT 7
 #define TQ_ECG_RATIO_ONE 32
+#define TQ_ECG_IRREGULAR_JUMP 16
+#define TQ_ECG_IRREGULAR_SHIFT 5
 #define TQ_ECG_RR_FEATURES 6
 #define TQ_ECG_WAVE_CHANNELS 1 /* beat minus template: ecg.WAVE_CHANNELS */
 #define TQ_ECG_PENDING 8 /* detected beats not yet described (power of two); see tq_ecg_beat.c for the bound */
@@ -68,7 +70,7 @@ extern "C" {
 typedef struct {
     int32_t sample;                           /* input sample index of the fiducial point (0 = first pushed) */
     int8_t x0[TQ_ECG_WINDOW * TQ_ECG_WAVE_CHANNELS]; /* [t][channel]: beat minus template */
-    int8_t x1[TQ_ECG_RR_FEATURES];            /* Q5 RR ratios, order of ecg.RR_FEATURES */
+    int8_t x1[TQ_ECG_RR_FEATURES];            /* RR features, order of ecg.RR_FEATURES: 5 Q5 ratios, 1 Q7 fraction */
 } tq_ecg_beat_t;
 
 /* The whole chain state: plain data, zero-initialised by tq_ecg_init(); its size is documented in
@@ -108,6 +110,7 @@ typedef struct {
     int32_t rr_hist[TQ_ECG_LOCAL_RR];         /* the last 8 pre-RR intervals (clamped to TQ_ECG_RR_LIMIT) */
     int32_t rr_hist_sum, rr_hist_count, rr_hist_pos;
     int32_t long_q4;                          /* long-term RR, Q4 (-1: no beat yet) */
+    int32_t irregular_q12;                    /* irregular fraction of successive pre-RR pairs, EMA, Q12 */
     int32_t template_ready;
     int32_t template_q[TQ_ECG_WINDOW];        /* running template, 4 extra bits (|value| < 2^21) */
     /* detections (readable): how many QRS complexes were detected, and the b index of the last one's fiducial */

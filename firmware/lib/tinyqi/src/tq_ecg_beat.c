@@ -39,6 +39,27 @@ typedef struct {
     int32_t pre, post, local, long_q4;
 } rr_t;
 
+/* ecg.irregular_update: the EMA (1/32, Q12) of "this pre interval differs from the previous one by more than
+ * local / 16", once the history holds two intervals (the newest at rr_hist_pos - 1). |jump| < 2^26: 16 |jump| fits
+ * in int32; the EMA step shifts a negative difference arithmetically, as Python's >> does. */
+static void irregular_update(tq_ecg_state_t *s, int32_t local)
+{
+    if (s->rr_hist_count < 2) {
+        return;
+    }
+    const int32_t jump = s->rr_hist[(s->rr_hist_pos - 1) & (TQ_ECG_LOCAL_RR - 1)]
+                       - s->rr_hist[(s->rr_hist_pos - 2) & (TQ_ECG_LOCAL_RR - 1)];
+    const int32_t irregular = (jump < 0 ? -jump : jump) * TQ_ECG_IRREGULAR_JUMP > local;
+    s->irregular_q12 += ((irregular << 12) - s->irregular_q12) >> TQ_ECG_IRREGULAR_SHIFT;
+}
+
+/* ecg.fraction_q7: a Q12 fraction in [0, 4096] as Q7, rounded, saturated at 127. */
+static int8_t fraction_q7(int32_t value_q12)
+{
+    const int32_t q7 = (value_q12 + 16) >> 5;
+    return (int8_t)(q7 < INT8_MAX ? q7 : INT8_MAX);
+}
+
 /* The per-beat RR update of ecg.describe (for every beat 1 .. n-2, described or dropped): the local rhythm is the
  * mean of the last LOCAL_RR pre intervals, the long-term one an EMA 1/128 in Q4 started at the first interval. */
 static rr_t rr_update(tq_ecg_state_t *s)
@@ -56,27 +77,12 @@ static rr_t rr_update(tq_ecg_state_t *s)
     s->rr_hist_pos = (pos + 1) & (TQ_ECG_LOCAL_RR - 1);
     s->rr_hist_count += s->rr_hist_count < TQ_ECG_LOCAL_RR;
     rr.local = s->rr_hist_sum / s->rr_hist_count; /* both > 0: Python's // */
+    irregular_update(s, rr.local);
 
     const int32_t pre_q4 = rr.pre * (1 << 4);
     s->long_q4 = s->long_q4 < 0 ? pre_q4 : s->long_q4 + ((pre_q4 - s->long_q4) >> TQ_ECG_LONG_SHIFT);
     rr.long_q4 = s->long_q4;
     return rr;
-}
-
-/* ecg.mean_jump: the mean |difference| of successive intervals in the RR history, oldest to newest (floor).
- * Called after rr_update, so the history holds rr_hist_count >= 1 intervals ending at slot rr_hist_pos - 1; each
- * difference is < 2^26 and there are at most 7: the sum fits in int32. */
-static int32_t rr_mean_jump(const tq_ecg_state_t *s)
-{
-    const int32_t count = s->rr_hist_count;
-    const int32_t oldest = (s->rr_hist_pos - count) & (TQ_ECG_LOCAL_RR - 1);
-    int32_t sum = 0;
-    for (int32_t j = 1; j < count; ++j) {
-        const int32_t d = s->rr_hist[(oldest + j) & (TQ_ECG_LOCAL_RR - 1)]
-                        - s->rr_hist[(oldest + j - 1) & (TQ_ECG_LOCAL_RR - 1)];
-        sum += d < 0 ? -d : d;
-    }
-    return sum / (count > 1 ? count - 1 : 1);
 }
 
 void tq_ecg_beat_detected(tq_ecg_state_t *s, int32_t fid)
@@ -166,7 +172,7 @@ void tq_ecg_beat_describe(tq_ecg_state_t *s, tq_ecg_beat_t *beat)
     beat->x1[2] = ratio_q5(rr.pre * 16, rr.long_q4);
     beat->x1[3] = ratio_q5(rr.post * 16, rr.long_q4);
     beat->x1[4] = ratio_q5(rr.local * 16, rr.long_q4);
-    beat->x1[5] = ratio_q5(rr_mean_jump(s), rr.local);
+    beat->x1[5] = fraction_q7(s->irregular_q12);
     beat->sample = fid * TQ_ECG_DECIMATION - TQ_ECG_CHAIN_DELAY;
     pop(s);
 }
