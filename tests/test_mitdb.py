@@ -141,3 +141,9 @@ def test_odd_length_212_record_reads_and_invalid_samples_are_marked(tmp_path):
     record = mitdb.read_wfdb_record(tmp_path, "900")
     assert len(record.adc) == 3601 and record.adc[100] == chain.INVALID
     assert record.adc[99] == signal[99, 0]
+
+
+def test_no_records_concatenate_to_no_beats():
+    none = mitdb.concat_beats([])
+    assert none.x0.shape == (0, chain.WINDOW, len(chain.WAVE_CHANNELS)) and none.x1.shape == (0, len(chain.RR_FEATURES))
+    assert len(none.label) == len(none.record) == len(none.sample) == 0 and none.missed.sum() == 0

@@ -96,3 +96,9 @@ def test_irregular_fraction_tells_fibrillation_from_premature_beats():
     assert 0.1 < irregular_fraction(ectopic) < 0.35  # two irregular pairs in ten
     assert irregular_fraction([180]) == 0.0  # one interval: no pair yet
     assert ecg.fraction_q7(1 << 12) == 127  # 1.0 saturates to int8
+
+
+def test_only_beats_that_are_not_premature_update_the_template():
+    assert ecg.updates_template(pre=180, local=180) and ecg.updates_template(pre=158, local=180)  # 158 >= 7/8 180
+    assert not ecg.updates_template(pre=157, local=180)  # premature: an ectopic beat leaves the template alone
+    assert ecg.updates_template(pre=400, local=180)  # a pause is not premature

@@ -96,9 +96,10 @@ def noise_stress(run_dir: Path, noises=tuple(nstdb.NOISES), snrs=DEFAULT_SNRS_DB
     beats = info.get("beats", "detected")
 
     def condition(recs: dict, source: str) -> dict:
-        ds = load_ecg_dataset(data_dir, records=(recs, source), sample=info["sample"], split=info["split"],
+        test_records = {n: recs[n] for n in test_names}  # only the test split is scored: DS1 is not described
+        ds = load_ecg_dataset(data_dir, records=(test_records, source), sample=info["sample"], split=info["split"],
                               beats=beats)
-        det = detection_report({n: recs[n] for n in test_names})["totals"]["DS2"]
+        det = detection_report(test_records)["totals"]["DS2"]
         row = {f"detection_{k}": det[k] for k in ("se", "ppv", "tp", "fn", "fp")}
         row.update(scores(run_dir, ds))
         if progress:

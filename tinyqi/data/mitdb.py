@@ -187,6 +187,11 @@ def extract_beats(record: Record, beats: str = "detected", shift: int = 0) -> Be
 
 
 def concat_beats(parts: list[Beats]) -> Beats:
+    """The beats of several records as one; no records: no beats (a split whose records are not loaded)."""
+    if not parts:
+        parts = [Beats(np.zeros((0, chain.WINDOW, len(chain.WAVE_CHANNELS)), np.int8),
+                       np.zeros((0, len(chain.RR_FEATURES)), np.int8), np.zeros(0, np.int64), np.zeros(0, str),
+                       np.zeros(0, np.int64), np.zeros(len(CLASSES), np.int64), {"tp": 0, "fn": 0, "fp": 0})]
     arrays = {f: np.concatenate([getattr(p, f) for p in parts]) for f in ("x0", "x1", "label", "record", "sample")}
     missed = np.sum([p.missed for p in parts], axis=0) if parts else np.zeros(len(CLASSES), np.int64)
     detection = {k: sum(p.detection[k] for p in parts) for k in ("tp", "fn", "fp")}

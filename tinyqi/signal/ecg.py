@@ -18,7 +18,7 @@ missing sample and holds the last valid one):
   5. fiducial: the largest |b| within the 33 samples ending at the mwi peak
   6. beats: beat i is described once beat i+1 is detected and its window is complete (one beat of look-ahead):
      window b[f-45 .. f+82] minus its mean, its difference from the running template (EMA 1/16 of earlier
-     windows), RR features as ratios to the patient's own rhythm, all saturated to int8 (Q5 for the ratios).
+     windows that were not premature), RR features as ratios to the patient's own rhythm, all saturated to int8 (Q5 for the ratios).
 Model inputs: x0 = (128, 1) int8 beat - template (the patient's own running template) in 1/32-unit steps of
 (b / 16); x1 = 6 int8 RR features, five ratios in Q5 and the irregular fraction in Q7 (it tells atrial
 fibrillation from premature beats). Why the beat only relative to the template: a model that also sees the
@@ -65,6 +65,7 @@ WINDOW = BEFORE + AFTER
 WINDOW_SHIFT = 7  # log2(WINDOW): the window mean
 RING = 1024  # b samples the device keeps (5.7 s): a beat whose window has left it is dropped
 TEMPLATE_SHIFT = 4  # template EMA weight 1/16, template kept with 4 extra bits
+TEMPLATE_GATE = (7, 8)  # only a beat whose pre-RR is at least 7/8 of the local RR updates the template
 WAVE_SHIFT = 4  # b / 16 per int8 step: +-128 steps = +-3.4 mV at 200 counts/mV
 WAVE_CHANNELS = ["beat_minus_template"]
 LOCAL_RR = 8  # RR intervals in the local rhythm (mean)
@@ -229,6 +230,13 @@ def irregular_update(irregular_q12: int, rr_hist: list[int], local: int) -> int:
     return irregular_q12 + (((int(irregular) << 12) - irregular_q12) >> IRREGULAR_SHIFT)
 
 
+def updates_template(pre: int, local: int) -> bool:
+    """Whether a beat moves the running template: only when it is not premature (pre-RR >= 7/8 of the local RR).
+    Ectopic beats are mostly premature: a template every beat moved was half V in ventricular bigeminy, so the
+    patient's N beats differed from it as much as the V beats did (DS1 cross-validation, docs/signal.md)."""
+    return pre * TEMPLATE_GATE[1] >= local * TEMPLATE_GATE[0]
+
+
 def fraction_q7(value_q12: int) -> int:
     """A Q12 fraction in [0, 1] as int8 Q7, rounded, saturated at 127."""
     return min((value_q12 + 16) >> 5, 127)
@@ -275,7 +283,8 @@ def describe(b: np.ndarray, fid: np.ndarray, detected_at: np.ndarray) -> tuple[n
         if template is None:
             template = wq.copy()
         diff = wq - template
-        template = template + ((wq - template) >> TEMPLATE_SHIFT)
+        if updates_template(pre, local):
+            template = template + (diff >> TEMPLATE_SHIFT)
         half = 1 << (WAVE_SHIFT + TEMPLATE_SHIFT - 1)
         x0.append(sat((diff + half) >> (WAVE_SHIFT + TEMPLATE_SHIFT), -128, 127))
         x1.append([ratio_q5(pre, local), ratio_q5(post, local), ratio_q5(pre << 4, long_q4),

@@ -51,6 +51,8 @@ extern "C" {
 #define TQ_ECG_WINDOW_SHIFT 7
 #define TQ_ECG_RING 1024 /* power of two */
 #define TQ_ECG_TEMPLATE_SHIFT 4
+#define TQ_ECG_TEMPLATE_GATE_NUM 7 /* a beat with pre-RR >= 7/8 of the local RR updates the template */
+#define TQ_ECG_TEMPLATE_GATE_DEN 8
 #define TQ_ECG_WAVE_SHIFT 4
 #define TQ_ECG_LOCAL_RR 8
 #define TQ_ECG_LONG_SHIFT 7

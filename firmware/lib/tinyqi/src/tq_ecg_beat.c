@@ -152,6 +152,8 @@ void tq_ecg_beat_describe(tq_ecg_state_t *s, tq_ecg_beat_t *beat)
     }
     const int32_t mean = (sum + (TQ_ECG_WINDOW >> 1)) >> TQ_ECG_WINDOW_SHIFT;
 
+    /* ecg.updates_template: only a beat that is not premature moves the template (pre, local < 2^26: no overflow) */
+    const int update = rr.pre * TQ_ECG_TEMPLATE_GATE_DEN >= rr.local * TQ_ECG_TEMPLATE_GATE_NUM;
     const int first = !s->template_ready;
     s->template_ready = 1;
     const int32_t half = 1 << (TQ_ECG_WAVE_SHIFT + TQ_ECG_TEMPLATE_SHIFT - 1);
@@ -162,7 +164,9 @@ void tq_ecg_beat_describe(tq_ecg_state_t *s, tq_ecg_beat_t *beat)
             s->template_q[t] = wq;
         }
         const int32_t diff = wq - s->template_q[t];
-        s->template_q[t] += diff >> TQ_ECG_TEMPLATE_SHIFT;
+        if (update) {
+            s->template_q[t] += diff >> TQ_ECG_TEMPLATE_SHIFT;
+        }
         beat->x0[t] = (int8_t)tq_ecg_clamp((diff + half) >> (TQ_ECG_WAVE_SHIFT + TQ_ECG_TEMPLATE_SHIFT),
                                            INT8_MIN, INT8_MAX);
     }
