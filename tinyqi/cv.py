@@ -97,4 +97,3 @@ def summary(metrics: dict) -> dict:
     return {"macro_f1": metrics["macro_f1"], "macro_f1_nsv": round(float(np.mean(nsv)), 4),
             "sveb_f1": pc["S"]["f1"], "sveb_se": pc["S"]["se"], "sveb_ppv": pc["S"]["ppv"],
             "veb_f1": pc["V"]["f1"], "veb_se": pc["V"]["se"], "veb_ppv": pc["V"]["ppv"], "n_se": pc["N"]["se"]}
-

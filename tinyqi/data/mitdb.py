@@ -193,7 +193,7 @@ def concat_beats(parts: list[Beats]) -> Beats:
                        np.zeros((0, len(chain.RR_FEATURES)), np.int8), np.zeros(0, np.int64), np.zeros(0, str),
                        np.zeros(0, np.int64), np.zeros(len(CLASSES), np.int64), {"tp": 0, "fn": 0, "fp": 0})]
     arrays = {f: np.concatenate([getattr(p, f) for p in parts]) for f in ("x0", "x1", "label", "record", "sample")}
-    missed = np.sum([p.missed for p in parts], axis=0) if parts else np.zeros(len(CLASSES), np.int64)
+    missed = np.sum([p.missed for p in parts], axis=0)
     detection = {k: sum(p.detection[k] for p in parts) for k in ("tp", "fn", "fp")}
     x0 = arrays["x0"].reshape(-1, chain.WINDOW, len(chain.WAVE_CHANNELS))
     return Beats(x0, arrays["x1"].reshape(-1, len(chain.RR_FEATURES)),

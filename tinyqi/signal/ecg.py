@@ -18,7 +18,7 @@ missing sample and holds the last valid one):
   5. fiducial: the largest |b| within the 33 samples ending at the mwi peak
   6. beats: beat i is described once beat i+1 is detected and its window is complete (one beat of look-ahead):
      window b[f-45 .. f+82] minus its mean, its difference from the running template (EMA 1/16 of earlier
-     windows that were not premature), RR features as ratios to the patient's own rhythm, all saturated to int8 (Q5 for the ratios).
+     windows that were not premature), RR features relative to the patient's own rhythm, all saturated to int8.
 Model inputs: x0 = (128, 1) int8 beat - template (the patient's own running template) in 1/32-unit steps of
 (b / 16); x1 = 6 int8 RR features, five ratios in Q5 and the irregular fraction in Q7 (it tells atrial
 fibrillation from premature beats). Why the beat only relative to the template: a model that also sees the
