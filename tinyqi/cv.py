@@ -53,8 +53,9 @@ def fold_dataset(per_record: dict, held_out: list[str]) -> Dataset:
 
     train = mitdb.concat_beats([b for n, b in per_record.items() if n not in held_out])
     test = mitdb.concat_beats([per_record[n] for n in held_out])
-    empty = [np.zeros((0, *x.shape[1:]), np.float32) for x in model_inputs(train)]
-    return Dataset(mitdb.CLASSES, model_inputs(train), train.label, empty, np.zeros(0, np.int64),
+    x_train = model_inputs(train)
+    empty = [np.zeros((0, *x.shape[1:]), np.float32) for x in x_train]
+    return Dataset(mitdb.CLASSES, x_train, train.label, empty, np.zeros(0, np.int64),
                    model_inputs(test), test.label, {"held_out": held_out})
 
 
@@ -68,11 +69,11 @@ def cross_validate(per_record: dict, *, seeds=(0, 1, 2), epochs: int = CV_EPOCHS
 
     task = get_task("ecg")
     folds = folds_present(per_record, folds)
+    datasets = [fold_dataset(per_record, held_out) for held_out in folds]  # the same for every seed
     rows = []
     for seed in seeds:
         y, pred, names = [], [], []
-        for i, held_out in enumerate(folds):
-            ds = fold_dataset(per_record, held_out)
+        for i, (held_out, ds) in enumerate(zip(folds, datasets)):
             set_determinism(seed)  # the initial weights too
             model = task.build_model(ds.input_shapes, ds.n_classes, **(model_options or {}))
             fit(model, ds, epochs=epochs, seed=seed, batch_size=task.batch_size, learning_rate=learning_rate,

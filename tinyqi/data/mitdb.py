@@ -62,7 +62,7 @@ class Record:
 class Beats:
     """The described beats of one or more records, and what scoring needs about the rest."""
     x0: np.ndarray  # (n, WINDOW, len(WAVE_CHANNELS)) int8: beat minus template
-    x1: np.ndarray  # (n, len(RR_FEATURES)) int8: RR ratios, Q5
+    x1: np.ndarray  # (n, len(RR_FEATURES)) int8: RR features (ecg.RR_FEATURES: Q5 ratios, a Q7 fraction)
     label: np.ndarray  # (n,) AAMI class of the matched reference beat, -1 for a false detection
     record: np.ndarray  # (n,) record name
     sample: np.ndarray  # (n,) input sample index of the beat's fiducial point
