@@ -61,7 +61,7 @@ def fiducial_shifts(run_dir: Path, shifts_360hz=DEFAULT_SHIFTS_360HZ, data_dir=N
         raise TinyqiError(f"--shifts {','.join(map(str, shifts_360hz))}: use even numbers of 360 Hz samples (the "
                           "chain's fiducial is a 180 Hz sample)")
     rows = {}
-    records = load_records(data_dir, sample=info["sample"])  # read once, described once per shift
+    records = scored_records(data_dir, info["sample"], info["split"])
     for s in shifts_360hz:
         ds = load_ecg_dataset(data_dir, records=records, sample=info["sample"], split=info["split"],
                               beats=info.get("beats", "detected"), shift=s // chain.DECIMATION)
@@ -69,6 +69,16 @@ def fiducial_shifts(run_dir: Path, shifts_360hz=DEFAULT_SHIFTS_360HZ, data_dir=N
     return {"model_sha256": model_sha256, "sample": info["sample"], "beats": info.get("beats", "detected"),
             "shift_unit": "samples at 360 Hz (every fiducial moved by this much before its beat is described)",
             "shifts": rows}
+
+
+def scored_records(data_dir, sample: bool, split: str) -> tuple[dict, str]:
+    """The records whose beats are scored, read once: DS2 alone for the inter-patient split (reading and describing
+    DS1 for each condition would only build a training side nobody uses), every record for the intra-patient one."""
+    names = mitdb.DS2 if split == "inter-patient" else None
+    records, source = load_records(data_dir, sample=sample, names=names)
+    if names:  # the bundled sample comes whole
+        records = {n: records[n] for n in names if n in records}
+    return records, source
 
 
 def snr_key(snr: float) -> str:
@@ -91,15 +101,14 @@ def noise_stress(run_dir: Path, noises=tuple(nstdb.NOISES), snrs=DEFAULT_SNRS_DB
     folder = nstdb.noise_folder(data_dir)
     noise = {n: nstdb.read_noise(folder, n) for n in noises}
     noise_rms = {n: nstdb.noise_amplitude(x) for n, x in noise.items()}
-    records, where = load_records(data_dir, sample=info["sample"])  # read once
-    test_names = [n for n in mitdb.DS2 if n in records]
+    records, where = scored_records(data_dir, info["sample"], info["split"])
+    test_names = list(records)
     beats = info.get("beats", "detected")
 
     def condition(recs: dict, source: str) -> dict:
-        test_records = {n: recs[n] for n in test_names}  # only the test split is scored: DS1 is not described
-        ds = load_ecg_dataset(data_dir, records=(test_records, source), sample=info["sample"], split=info["split"],
+        ds = load_ecg_dataset(data_dir, records=(recs, source), sample=info["sample"], split=info["split"],
                               beats=beats)
-        det = detection_report(test_records)["totals"]["DS2"]
+        det = detection_report(recs)["totals"]["DS2"]
         row = {f"detection_{k}": det[k] for k in ("se", "ppv", "tp", "fn", "fp")}
         row.update(scores(run_dir, ds))
         if progress:
@@ -112,7 +121,7 @@ def noise_stress(run_dir: Path, noises=tuple(nstdb.NOISES), snrs=DEFAULT_SNRS_DB
         noisy[n] = {}
         for snr in snrs:
             added = {name: nstdb.add_noise(records[name], noise[n], snr, noise_rms[n]) for name in test_names}
-            recs = {**records, **{name: rec for name, (rec, _) in added.items()}}
+            recs = {name: rec for name, (rec, _) in added.items()}
             row = condition(recs, f"{where}; DS2 with nstdb {n} at {snr_key(snr)} dB SNR")
             row["clipped_samples"] = sum(done["clipped_samples"] for _, done in added.values())
             row["samples"] = sum(len(rec.adc) for rec, _ in added.values())
