@@ -69,5 +69,14 @@ def test_bad_options_are_one_line(args, needle):
     assert_one_line_error(run_cli("cv", "ecg", "--sample", *args), needle)
 
 
+@pytest.mark.parametrize("command", [["cv", "ecg"], ["detect", "ecg"]])
+def test_an_out_file_that_cannot_be_written_is_one_line_before_any_work(command, tmp_path):
+    """A directory, or a file in a folder that does not exist: refused up front (it was an `internal error` or
+    click's multi-line message after the whole run)."""
+    assert_one_line_error(run_cli(*command, "--sample", "--out", str(tmp_path)), "--out", "is a directory")
+    missing = tmp_path / "no" / "such" / "cv.json"
+    assert_one_line_error(run_cli(*command, "--sample", "--out", str(missing)), "--out", "create it first")
+
+
 def test_no_data_is_one_line(tmp_path):
     assert_one_line_error(run_cli("cv", "ecg", "--data-dir", str(tmp_path)), "tinyqi data fetch mitdb")

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from tinyqi.commands.params import DATA_DIR, EPOCHS, SEEDS
+from tinyqi.commands.params import DATA_DIR, EPOCHS, OUT_FILE, SEEDS
 
 
 @click.command("cv")
@@ -19,7 +17,7 @@ from tinyqi.commands.params import DATA_DIR, EPOCHS, SEEDS
 @click.option("--beats", type=click.Choice(["detected", "annotated"]), default="detected", show_default=True,
               help="The device's detected beats, or the chain at the reference R peaks (comparison only).")
 @click.option("--sample", is_flag=True, help="The bundled sample's DS1 excerpts (a smoke test, not a selection).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--out", type=OUT_FILE, default=None,
               help="Also write every seed's figures (per class, per record) as JSON here.")
 def command(task, data_dir, seeds, epochs, beats, sample, out):
     """Train the float ECG model on three of four DS1 folds of whole records, score the fourth, pool the folds'

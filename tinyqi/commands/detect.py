@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from tinyqi.commands.params import DATA_DIR
+from tinyqi.commands.params import DATA_DIR, OUT_FILE
 
 
 @click.command("detect")
@@ -15,7 +13,7 @@ from tinyqi.commands.params import DATA_DIR
               help="Data root holding mitdb/ (default: $TINYQI_DATA or "
               "~/.cache/tinyqi/data).")
 @click.option("--sample", is_flag=True, help="The bundled sample's excerpts instead of the full database.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--out", type=OUT_FILE, default=None,
               help="Also write the figures as JSON here.")
 def command(task, data_dir, sample, out):
     """Detection figures of the chain on all 48 records (the 12 sample excerpts with --sample). Lead MLII; records

@@ -100,9 +100,8 @@ class ExistingDir(_Type):
 
 
 class OutDir(_Type):
-    """A directory the command may create or fill: not a file, not under a file, and writable. Checked by creating
-    and removing a temporary file in the nearest existing folder, which is what writing will need (os.access
-    answers yes to root even on a read-only folder)."""
+    """A directory the command may create or fill: not a file, not under a file, and writable (_check_writable in
+    the nearest existing folder)."""
 
     name = "directory"
 
@@ -114,12 +113,34 @@ class OutDir(_Type):
         if not existing.is_dir():
             raise self.fail_with(value, param, f"{existing} is a file, so nothing can be created under it; "
                                                "give another directory")
-        try:
-            tempfile.TemporaryFile(dir=existing).close()
-        except OSError as exc:
-            raise self.fail_with(value, param, f"cannot write in {existing} ({exc.strerror}); "
-                                               "give a writable directory") from None
+        _check_writable(self, value, param, existing, "give a writable directory")
         return path
+
+
+class OutFile(_Type):
+    """A file the command writes at the end (written aside, then renamed): not a directory, in an existing,
+    writable directory; checked before any work starts."""
+
+    name = "file"
+
+    def convert(self, value, param, ctx):
+        path = Path(value)
+        if path.is_dir():
+            raise self.fail_with(value, param, "is a directory; give a file name, e.g. cv.json")
+        if not path.absolute().parent.is_dir():
+            raise self.fail_with(value, param, f"{path.absolute().parent} is not a directory; create it first or "
+                                               "give a file in an existing one")
+        _check_writable(self, value, param, path.absolute().parent, "give a file in a writable directory")
+        return path
+
+
+def _check_writable(kind: _Type, value, param, folder: Path, todo: str) -> None:
+    """Creating and removing a temporary file in `folder`, which is what writing will need (os.access answers yes
+    to root even on a read-only folder)."""
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise kind.fail_with(value, param, f"cannot write in {folder} ({exc.strerror}); {todo}") from None
 
 
 def check_seed(seed: int, option: str) -> None:
@@ -143,3 +164,4 @@ PER_MINUTE = PositiveFloat("give how many inferences run per minute, e.g. 72 (on
 DATA_DIR = DataDir()
 SOURCE_DIR = ExistingDir()
 OUT_DIR = OutDir()
+OUT_FILE = OutFile()
