@@ -120,7 +120,7 @@ def test_record_ending_inside_a_window():
     described by either side (the reference used to cut a short window there and fail)."""
     adc = spikes(rng(4))
     full = ecg.run_chain(adc)
-    early = np.nonzero(full.detected_at[1:] < full.fiducial[:-1] + ecg.AFTER - 1)[0]
+    early = np.nonzero(full.detected_at[1:] < full.fiducial[:-1] + ecg.AFTER - 1 + ecg.ALIGN)[0]
     assert len(early)
     for i in early[:5]:
         end = int(full.detected_at[i + 1])  # the last b sample of the cut record

@@ -102,3 +102,15 @@ def test_only_beats_that_are_not_premature_update_the_template():
     assert ecg.updates_template(pre=180, local=180) and ecg.updates_template(pre=158, local=180)  # 158 >= 7/8 180
     assert not ecg.updates_template(pre=157, local=180)  # premature: an ectopic beat leaves the template alone
     assert ecg.updates_template(pre=400, local=180)  # a pause is not premature
+
+
+def test_window_moves_to_where_the_beat_matches_the_template():
+    """A beat whose fiducial landed 3 samples off (R' instead of R) is compared with the template where it matches."""
+    t = np.arange(400)
+    b = (1000 * np.exp(-0.5 * ((t - 200) / 4.0) ** 2)).astype(np.int64)  # one QRS-like bump at 200
+    template = ecg.centred_window(b, 200)
+    assert ecg.aligned_fiducial(b, 203, template) == 200
+    assert ecg.aligned_fiducial(b, 200 - ecg.ALIGN, template) == 200
+    assert ecg.aligned_fiducial(b, 200 + ecg.ALIGN + 2, template) == 202  # never further than ALIGN
+    flat = np.zeros(400, np.int64)
+    assert ecg.aligned_fiducial(flat, 200, ecg.centred_window(flat, 200)) == 200  # a tie: no move

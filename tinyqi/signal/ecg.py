@@ -17,8 +17,9 @@ missing sample and holds the last valid one):
      at 1.66 RR for the largest noise peak above half the threshold, halved signal level after 3 s without a beat
   5. fiducial: the largest |b| within the 33 samples ending at the mwi peak
   6. beats: beat i is described once beat i+1 is detected and its window is complete (one beat of look-ahead):
-     window b[f-45 .. f+82] minus its mean, its difference from the running template (EMA 1/16 of earlier
-     windows that were not premature), RR features relative to the patient's own rhythm, all saturated to int8.
+     window b[f-45 .. f+82] minus its mean, moved by up to +-16 samples to where it best matches the running
+     template (EMA 1/16 of earlier windows that were not premature), its difference from that template, RR
+     features relative to the patient's own rhythm, all saturated to int8.
 Model inputs: x0 = (128, 1) int8 beat - template (the patient's own running template) in 1/32-unit steps of
 (b / 16); x1 = 6 int8 RR features, five ratios in Q5 and the irregular fraction in Q7 (it tells atrial
 fibrillation from premature beats). Why the beat only relative to the template: a model that also sees the
@@ -66,6 +67,7 @@ WINDOW_SHIFT = 7  # log2(WINDOW): the window mean
 RING = 1024  # b samples the device keeps (5.7 s): a beat whose window has left it is dropped
 TEMPLATE_SHIFT = 4  # template EMA weight 1/16, template kept with 4 extra bits
 TEMPLATE_GATE = (7, 8)  # only a beat whose pre-RR is at least 7/8 of the local RR updates the template
+ALIGN = 16  # the window moves up to +-16 b samples (89 ms) from the fiducial to where it best matches the template
 WAVE_SHIFT = 4  # b / 16 per int8 step: +-128 steps = +-3.4 mV at 200 counts/mV
 WAVE_CHANNELS = ["beat_minus_template"]
 LOCAL_RR = 8  # RR intervals in the local rhythm (mean)
@@ -230,6 +232,26 @@ def irregular_update(irregular_q12: int, rr_hist: list[int], local: int) -> int:
     return irregular_q12 + (((int(irregular) << 12) - irregular_q12) >> IRREGULAR_SHIFT)
 
 
+def centred_window(b: np.ndarray, f: int) -> np.ndarray:
+    """The window b[f - BEFORE .. f + AFTER - 1] minus its rounded mean, with TEMPLATE_SHIFT extra bits."""
+    w = b[f - BEFORE : f + AFTER].astype(np.int64)
+    return (w - ((w.sum() + (WINDOW >> 1)) >> WINDOW_SHIFT)) << TEMPLATE_SHIFT
+
+
+def aligned_fiducial(b: np.ndarray, f: int, template: np.ndarray) -> int:
+    """The window start within +-ALIGN of the fiducial whose centred window is closest to the template (least sum
+    of absolute differences; a tie goes to the smaller shift, then the earlier one). The fiducial (largest |b|)
+    jumps between the R and R' peaks of a bundle-branch-block beat, or to a large S wave: unaligned, such a
+    patient's N beats differed from the template as much as V beats do (DS1 record 118's N beats: median mean |x0|
+    2.9 steps, 10 % above 8.0; aligned: 1.1 and 2.0). DS1 cross-validation: docs/signal.md, "Input choice"."""
+    best_cost, best_shift = -1, 0
+    for shift in range(-ALIGN, ALIGN + 1):
+        cost = int(np.abs(centred_window(b, f + shift) - template).sum())
+        if best_cost < 0 or cost < best_cost or (cost == best_cost and abs(shift) < abs(best_shift)):
+            best_cost, best_shift = cost, shift
+    return f + best_shift
+
+
 def updates_template(pre: int, local: int) -> bool:
     """Whether a beat moves the running template: only when it is not premature (pre-RR >= 7/8 of the local RR).
     Ectopic beats are mostly premature: a template every beat moved was half V in ventricular bigeminy, so the
@@ -272,17 +294,14 @@ def describe(b: np.ndarray, fid: np.ndarray, detected_at: np.ndarray) -> tuple[n
         local = sum(rr_hist) // len(rr_hist)
         irregular_q12 = irregular_update(irregular_q12, rr_hist, local)
         long_q4 = pre << 4 if long_q4 < 0 else long_q4 + (((pre << 4) - long_q4) >> LONG_SHIFT)
-        ready = max(int(detected_at[i + 1]), int(fid[i]) + AFTER - 1)
+        ready = max(int(detected_at[i + 1]), int(fid[i]) + AFTER - 1 + ALIGN)
         if ready >= len(b):
             break  # the record ends before this window is complete (ready never decreases: nor any later one)
-        if ready - (int(fid[i]) - BEFORE) >= RING:
+        if ready - (int(fid[i]) - BEFORE - ALIGN) >= RING:
             continue  # a long pause: this beat's window was overwritten before it could be described
-        w = b[fid[i] - BEFORE : fid[i] + AFTER].astype(np.int64)
-        w = w - ((w.sum() + (WINDOW >> 1)) >> WINDOW_SHIFT)
-        wq = w << TEMPLATE_SHIFT
         if template is None:
-            template = wq.copy()
-        diff = wq - template
+            template = centred_window(b, int(fid[i]))
+        diff = centred_window(b, aligned_fiducial(b, int(fid[i]), template)) - template
         if updates_template(pre, local):
             template = template + (diff >> TEMPLATE_SHIFT)
         half = 1 << (WAVE_SHIFT + TEMPLATE_SHIFT - 1)

@@ -53,6 +53,7 @@ extern "C" {
 #define TQ_ECG_TEMPLATE_SHIFT 4
 #define TQ_ECG_TEMPLATE_GATE_NUM 7 /* a beat with pre-RR >= 7/8 of the local RR updates the template */
 #define TQ_ECG_TEMPLATE_GATE_DEN 8
+#define TQ_ECG_ALIGN 16 /* the window moves up to +-16 b samples to where it best matches the template */
 #define TQ_ECG_WAVE_SHIFT 4
 #define TQ_ECG_LOCAL_RR 8
 #define TQ_ECG_LONG_SHIFT 7

@@ -2,23 +2,26 @@
  * ECG chain stage 6 (ecg.describe): which detected beats get model inputs, and the inputs.
  *
  * Python walks the beats i = 1 .. n-2 in order and gives beat i inputs at b index
- *     ready = max(detected_at[i + 1], fid[i] + AFTER - 1)
- * (its successor is known and its window is complete) unless its window has already left the ring by then:
- *     ready - (fid[i] - BEFORE) >= RING.
+ *     ready = max(detected_at[i + 1], fid[i] + AFTER - 1 + ALIGN)
+ * (its successor is known and its window, moved by up to ALIGN either way, is complete) unless its window has
+ * already left the ring by then:
+ *     ready - (fid[i] - BEFORE - ALIGN) >= RING.
  * Here the detected beats wait in a queue; after every b sample's detector step, the oldest one is due when it has
- * a successor in the queue and k >= fid + AFTER - 1. Checked at every b sample, the first k where both hold is
+ * a successor in the queue and k >= fid + AFTER - 1 + ALIGN. Checked at every b sample, the first k where both hold is
  * Python's `ready`, and the ring test at that k is Python's test. Beat 0 never enters the queue (only its fiducial
  * is kept, as beat 1's previous one); the last beat never gets a successor. Both are never described, as in Python.
  * A dropped beat still advances the RR history and the long-term RR (Python updates them before the ring test).
  *
  * Queue bound: a beat stays when it has no successor (one beat: the last one) or its window is incomplete
- * (fid >= k - 81). Peaks are >= REFRACTORY = 36 apart and a fiducial is at most 32 before its peak, which is at most
- * k, so at most 3 beats are pending after a drain and 4 after the next detection; TQ_ECG_PENDING = 8 leaves room.
+ * (fid > k - 82 - ALIGN = k - 98). Peaks are >= REFRACTORY = 36 apart, a fiducial is at most 32 before its peak and
+ * the peak at most k, so such peaks lie in (k - 98, k]: at most 3 beats are pending after a drain and 4 after the
+ * next detection; TQ_ECG_PENDING = 8 leaves room.
  * A caller that stops calling tq_ecg_next_beat() fills it: the oldest beat is then dropped (its RR still counted).
  *
  * Bounds: fiducials are strictly increasing (peaks are >= 36 apart, a fiducial within 32 before its peak), so every
  * RR interval is >= 4; clamped to TQ_ECG_RR_LIMIT < 2^26, an interval in Q4 is < 2^30 and so is long_q4 (a
- * floor-weighted mean of them, >= 64). Windows: |b - mean| < 2^16, in Q4 < 2^20, template and differences < 2^21.
+ * floor-weighted mean of them, >= 64). Windows: |b - mean| < 2^16, in Q4 < 2^20, template and differences < 2^21,
+ * a window's sum of absolute differences from the template < 128 * 2^21 = 2^28.
  */
 #include "tq_ecg_internal.h"
 
@@ -105,10 +108,10 @@ int tq_ecg_beat_due(tq_ecg_state_t *s)
     const int32_t now = s->k - 1;
     while (s->pending_count >= 2) {
         const int32_t fid = pending_at(s, 0);
-        if (now < fid + TQ_ECG_AFTER - 1) {
+        if (now < fid + TQ_ECG_AFTER - 1 + TQ_ECG_ALIGN) {
             return 0;
         }
-        if (now - (fid - TQ_ECG_BEFORE) < TQ_ECG_RING) {
+        if (now - (fid - TQ_ECG_BEFORE - TQ_ECG_ALIGN) < TQ_ECG_RING) {
             return 1;
         }
         (void)rr_update(s); /* a long pause: the window was overwritten before it could be described */
@@ -140,30 +143,76 @@ static int8_t ratio_q5(int32_t num, int32_t den)
     return (int8_t)(v < INT8_MAX ? v : INT8_MAX);
 }
 
+/* The sum of the window starting at b index `start` (|sum| <= 128 * 32768). */
+static int32_t window_sum(const tq_ecg_state_t *s, int32_t start)
+{
+    int32_t sum = 0;
+    for (int32_t t = 0; t < TQ_ECG_WINDOW; ++t) {
+        sum += tq_ecg_b(s, start + t);
+    }
+    return sum;
+}
+
+static int32_t rounded_mean(int32_t sum)
+{
+    return (sum + (TQ_ECG_WINDOW >> 1)) >> TQ_ECG_WINDOW_SHIFT;
+}
+
+/* Sample t of ecg.centred_window: the window minus its mean, in Q4 (Python's w << 4: a left shift of a negative is
+ * UB in C, a multiplication is not). */
+static int32_t centred_q4(const tq_ecg_state_t *s, int32_t start, int32_t mean, int32_t t)
+{
+    return (tq_ecg_b(s, start + t) - mean) * (1 << TQ_ECG_TEMPLATE_SHIFT);
+}
+
+/* ecg.aligned_fiducial: the window start within +-ALIGN of fid - BEFORE whose centred window has the least sum of
+ * absolute differences from the template; a tie goes to the smaller |shift|, then to the earlier shift. The window
+ * sum slides with the shift (one sample in, one out) instead of being summed again. */
+static int32_t aligned_start(const tq_ecg_state_t *s, int32_t fid)
+{
+    const int32_t first = fid - TQ_ECG_BEFORE - TQ_ECG_ALIGN;
+    int32_t sum = window_sum(s, first);
+    int32_t best_cost = -1, best_shift = 0;
+    for (int32_t shift = -TQ_ECG_ALIGN; shift <= TQ_ECG_ALIGN; ++shift) {
+        const int32_t start = fid - TQ_ECG_BEFORE + shift;
+        if (start != first) {
+            sum += tq_ecg_b(s, start + TQ_ECG_WINDOW - 1) - tq_ecg_b(s, start - 1);
+        }
+        const int32_t mean = rounded_mean(sum);
+        int32_t cost = 0;
+        for (int32_t t = 0; t < TQ_ECG_WINDOW; ++t) {
+            const int32_t d = centred_q4(s, start, mean, t) - s->template_q[t];
+            cost += d < 0 ? -d : d;
+        }
+        const int32_t abs_shift = shift < 0 ? -shift : shift, abs_best = best_shift < 0 ? -best_shift : best_shift;
+        if (best_cost < 0 || cost < best_cost || (cost == best_cost && abs_shift < abs_best)) {
+            best_cost = cost;
+            best_shift = shift;
+        }
+    }
+    return fid - TQ_ECG_BEFORE + best_shift;
+}
+
 void tq_ecg_beat_describe(tq_ecg_state_t *s, tq_ecg_beat_t *beat)
 {
     const rr_t rr = rr_update(s);
     const int32_t fid = pending_at(s, 0);
-    const int32_t start = fid - TQ_ECG_BEFORE;
 
-    int32_t sum = 0; /* |sum| <= 128 * 32768 */
-    for (int32_t t = 0; t < TQ_ECG_WINDOW; ++t) {
-        sum += tq_ecg_b(s, start + t);
+    if (!s->template_ready) { /* the first described beat is the template */
+        const int32_t mean = rounded_mean(window_sum(s, fid - TQ_ECG_BEFORE));
+        for (int32_t t = 0; t < TQ_ECG_WINDOW; ++t) {
+            s->template_q[t] = centred_q4(s, fid - TQ_ECG_BEFORE, mean, t);
+        }
+        s->template_ready = 1;
     }
-    const int32_t mean = (sum + (TQ_ECG_WINDOW >> 1)) >> TQ_ECG_WINDOW_SHIFT;
+    const int32_t start = aligned_start(s, fid);
+    const int32_t mean = rounded_mean(window_sum(s, start));
 
     /* ecg.updates_template: only a beat that is not premature moves the template (pre, local < 2^26: no overflow) */
     const int update = rr.pre * TQ_ECG_TEMPLATE_GATE_DEN >= rr.local * TQ_ECG_TEMPLATE_GATE_NUM;
-    const int first = !s->template_ready;
-    s->template_ready = 1;
     const int32_t half = 1 << (TQ_ECG_WAVE_SHIFT + TQ_ECG_TEMPLATE_SHIFT - 1);
     for (int32_t t = 0; t < TQ_ECG_WINDOW; ++t) {
-        const int32_t w = tq_ecg_b(s, start + t) - mean;
-        const int32_t wq = w * (1 << TQ_ECG_TEMPLATE_SHIFT); /* Python's w << 4: a left shift of a negative is UB */
-        if (first) {
-            s->template_q[t] = wq;
-        }
-        const int32_t diff = wq - s->template_q[t];
+        const int32_t diff = centred_q4(s, start, mean, t) - s->template_q[t];
         if (update) {
             s->template_q[t] += diff >> TQ_ECG_TEMPLATE_SHIFT;
         }
