@@ -166,26 +166,44 @@ static int32_t centred_q4(const tq_ecg_state_t *s, int32_t start, int32_t mean, 
 }
 
 /* ecg.aligned_fiducial: the window start within +-ALIGN of fid - BEFORE whose centred window has the least sum of
- * absolute differences from the template; a tie goes to the smaller |shift|, then to the earlier shift. The window
- * sum slides with the shift (one sample in, one out) instead of being summed again. */
+ * absolute differences from the template; a tie goes to the smaller |shift|, then to the negative one.
+ * Cost: 33 shifts x 128 samples read from the ring took about 65,000 cycles per beat on the Cortex-M4, 40 %
+ * of the dense model. So the 160 samples are copied out of the ring once, the 33 window sums slide (one sample in,
+ * one out), and the shifts are tried in the order 0, -1, +1, -2, +2, ... with a strict "<": that order alone gives
+ * Python's tie rule, and it lets a shift stop as soon as its partial sum reaches the best cost so far (the sum only
+ * grows), checked every 16 samples. */
+#define TQ_ECG_SPAN (TQ_ECG_WINDOW + 2 * TQ_ECG_ALIGN)
+#define TQ_ECG_SHIFTS (2 * TQ_ECG_ALIGN + 1)
+#define TQ_ECG_COST_BLOCK 16
+
 static int32_t aligned_start(const tq_ecg_state_t *s, int32_t fid)
 {
     const int32_t first = fid - TQ_ECG_BEFORE - TQ_ECG_ALIGN;
+    int32_t span[TQ_ECG_SPAN]; /* b * 16: |value| < 2^20 */
+    for (int32_t t = 0; t < TQ_ECG_SPAN; ++t) {
+        span[t] = tq_ecg_b(s, first + t) * (1 << TQ_ECG_TEMPLATE_SHIFT);
+    }
+    int32_t mean_q4[TQ_ECG_SHIFTS]; /* each shifted window's rounded mean, times 16 */
     int32_t sum = window_sum(s, first);
-    int32_t best_cost = -1, best_shift = 0;
-    for (int32_t shift = -TQ_ECG_ALIGN; shift <= TQ_ECG_ALIGN; ++shift) {
-        const int32_t start = fid - TQ_ECG_BEFORE + shift;
-        if (start != first) {
-            sum += tq_ecg_b(s, start + TQ_ECG_WINDOW - 1) - tq_ecg_b(s, start - 1);
+    for (int32_t k = 0; k < TQ_ECG_SHIFTS; ++k) {
+        if (k > 0) {
+            sum += tq_ecg_b(s, first + k + TQ_ECG_WINDOW - 1) - tq_ecg_b(s, first + k - 1);
         }
-        const int32_t mean = rounded_mean(sum);
+        mean_q4[k] = rounded_mean(sum) * (1 << TQ_ECG_TEMPLATE_SHIFT);
+    }
+    int32_t best_cost = INT32_MAX, best_shift = 0; /* a cost is < 2^28 (see the header) */
+    for (int32_t n = 0; n < TQ_ECG_SHIFTS; ++n) {
+        const int32_t shift = (n & 1) ? -((n + 1) >> 1) : (n >> 1); /* 0, -1, +1, -2, +2, ... */
+        const int32_t *x = span + TQ_ECG_ALIGN + shift;
+        const int32_t mean = mean_q4[TQ_ECG_ALIGN + shift];
         int32_t cost = 0;
-        for (int32_t t = 0; t < TQ_ECG_WINDOW; ++t) {
-            const int32_t d = centred_q4(s, start, mean, t) - s->template_q[t];
-            cost += d < 0 ? -d : d;
+        for (int32_t t = 0; t < TQ_ECG_WINDOW && cost < best_cost; t += TQ_ECG_COST_BLOCK) {
+            for (int32_t u = t; u < t + TQ_ECG_COST_BLOCK; ++u) {
+                const int32_t d = x[u] - mean - s->template_q[u];
+                cost += d < 0 ? -d : d;
+            }
         }
-        const int32_t abs_shift = shift < 0 ? -shift : shift, abs_best = best_shift < 0 ? -best_shift : best_shift;
-        if (best_cost < 0 || cost < best_cost || (cost == best_cost && abs_shift < abs_best)) {
+        if (cost < best_cost) {
             best_cost = cost;
             best_shift = shift;
         }
