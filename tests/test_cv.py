@@ -64,7 +64,7 @@ def test_cli_on_the_sample_writes_json(tmp_path):
 
 
 @pytest.mark.parametrize("args, needle", [(["--seeds", "0,x"], "--seeds 0,x"), (["--seeds", "-3"], "--seeds -3"),
-                                          (["--epochs", "0"], "--epochs 0")])
+                                          (["--epochs", "0"], "--epochs 0"), (["--members", "0"], "--members 0")])
 def test_bad_options_are_one_line(args, needle):
     assert_one_line_error(run_cli("cv", "ecg", "--sample", *args), needle)
 

@@ -60,13 +60,16 @@ def fold_dataset(per_record: dict, held_out: list[str]) -> Dataset:
 
 
 def cross_validate(per_record: dict, *, seeds=(0, 1, 2), epochs: int = CV_EPOCHS, model_options=None,
-                   weight_power: float = 0.5, learning_rate: float = 3e-3, weight_ema: bool = True,
+                   weight_power: float = 0.5, learning_rate: float = 3e-3, weight_ema: bool = True, members: int = 1,
                    folds=DS1_FOLDS, progress=None) -> dict:
-    """Pooled out-of-fold scores per seed, and their mean and std."""
+    """Pooled out-of-fold scores per seed, and their mean and std. `members` > 1: each fold's model is the average
+    of that many models (tinyqi.models.ensemble), trained with the seed's member seeds."""
     from tinyqi.evaluate import classification_metrics, per_record as per_record_hits
+    from tinyqi.models.ensemble import check_members
     from tinyqi.tasks import get_task
-    from tinyqi.train import fit, predict_labels, set_determinism
+    from tinyqi.train import predict_labels, train_members
 
+    check_members(members)
     task = get_task("ecg")
     folds = folds_present(per_record, folds)
     datasets = [fold_dataset(per_record, held_out) for held_out in folds]  # the same for every seed
@@ -74,10 +77,10 @@ def cross_validate(per_record: dict, *, seeds=(0, 1, 2), epochs: int = CV_EPOCHS
     for seed in seeds:
         y, pred, names = [], [], []
         for i, (held_out, ds) in enumerate(zip(folds, datasets)):
-            set_determinism(seed)  # the initial weights too
-            model = task.build_model(ds.input_shapes, ds.n_classes, **(model_options or {}))
-            fit(model, ds, epochs=epochs, seed=seed, batch_size=task.batch_size, learning_rate=learning_rate,
-                weight_power=weight_power, weight_ema=weight_ema, select_epoch=False)
+            model, _ = train_members(lambda: task.build_model(ds.input_shapes, ds.n_classes, **(model_options or {})),
+                                     ds, members=members, seed=seed, epochs=epochs, batch_size=task.batch_size,
+                                     learning_rate=learning_rate, weight_power=weight_power, weight_ema=weight_ema,
+                                     select_epoch=False)
             y.append(ds.y_test)
             pred.append(predict_labels(model, ds.x_test))
             names.append(np.concatenate([per_record[n].record for n in held_out]))
@@ -87,7 +90,7 @@ def cross_validate(per_record: dict, *, seeds=(0, 1, 2), epochs: int = CV_EPOCHS
         metrics = classification_metrics(y, pred, mitdb.CLASSES)
         rows.append({"seed": seed, **summary(metrics), "per_class": metrics["per_class"],
                      "per_record": per_record_hits(y, pred, names, mitdb.CLASSES, classes=("S", "V"))})
-    return {"folds": folds, "epochs": epochs, "seeds": rows,
+    return {"folds": folds, "epochs": epochs, "members": members, "seeds": rows,
             "mean": {k: round(float(np.mean([r[k] for r in rows])), 4) for k in SUMMARY_KEYS},
             "std": {k: round(float(np.std([r[k] for r in rows])), 4) for k in SUMMARY_KEYS}}
 

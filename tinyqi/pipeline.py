@@ -17,8 +17,9 @@ from tinyqi.errors import TinyqiError
 from tinyqi.evaluate import classification_metrics
 from tinyqi.files import check_replaceable, staged_dir, write_bytes, write_json
 from tinyqi.manifest import is_model_dir_output, write_manifest
+from tinyqi.models.ensemble import check_members
 from tinyqi.tasks import Task, get_task
-from tinyqi.train import fit, predict_labels, set_determinism
+from tinyqi.train import predict_labels, train_members
 
 
 @dataclass
@@ -36,6 +37,7 @@ class TrainOptions:
     model_options: dict | None = None  # keyword arguments of the task's model builder (e.g. filters, hidden)
     weight_power: float = 0.5  # class weighting (train.class_weights)
     learning_rate: float = 3e-3
+    members: int = 1  # models averaged (tinyqi.models.ensemble); 1: a single model
 
 
 def resolve_sample(task: Task, opts: TrainOptions) -> bool:
@@ -62,18 +64,20 @@ def train_task(opts: TrainOptions, ui) -> dict:
     if opts.epochs is not None and opts.epochs < 1:  # the CLI refuses it too; library callers get the same line
         raise TinyqiError(f"epochs {opts.epochs}: must be at least 1; give the number of training epochs, e.g. 30")
     epochs = opts.epochs or (task.quick_epochs if opts.quick else task.epochs)
+    check_members(opts.members)
     # The whole run is written aside and swapped in at the end (tinyqi.files.staged_dir): a reader, and an
     # interrupted run, see the previous complete run directory or the new one, never a mix. The previous run's
     # variants/, firmware builds, verify.json, ... belong to its model and go with it.
     with staged_dir(opts.out, is_model_dir_output, "run directory") as out:
         with ui.stage("loading data"):
             ds = task.load(opts.data_dir, sample=sample, split=split, **load_options)
-        with ui.stage(f"training {epochs} epochs", total=epochs) as advance:
-            set_determinism(opts.seed)  # before building: initial weights come from the seed too
-            model = task.build_model(ds.input_shapes, ds.n_classes, **(opts.model_options or {}))
-            training = fit(model, ds, epochs=epochs, seed=opts.seed, batch_size=task.batch_size,
-                           weight_power=opts.weight_power, learning_rate=opts.learning_rate, weight_ema=task.weight_ema,
-                           on_epoch=lambda e, logs, f1: advance(f"epoch {e + 1}: val macro-F1 {f1:.3f}"))
+        members = f" x {opts.members} models" if opts.members > 1 else ""
+        with ui.stage(f"training {epochs} epochs{members}", total=epochs * opts.members) as advance:
+            model, training = train_members(
+                lambda: task.build_model(ds.input_shapes, ds.n_classes, **(opts.model_options or {})), ds,
+                members=opts.members, seed=opts.seed, epochs=epochs, batch_size=task.batch_size,
+                weight_power=opts.weight_power, learning_rate=opts.learning_rate, weight_ema=task.weight_ema,
+                on_epoch=lambda e, logs, f1: advance(f"epoch {e + 1}: val macro-F1 {f1:.3f}"))
             model.save(out / "model.keras")
         with ui.stage("converting to int8 and float32 TFLite"):
             int8 = convert.to_int8_tflite(model, ds.x_train, input_scale=ds.input_scale)

@@ -93,8 +93,7 @@ def write_report(run_dir: Path, metrics: dict, class_names: list[str]) -> Path:
         f"- train / validation / test: {ds['train_count']} / {ds['val_count']} / {ds['test_count']}",
         f"- model: {metrics['params']} parameters, {metrics['macs']} MACs per inference, int8 .tflite "
         f"{metrics['tflite_bytes']} bytes, ops: {', '.join(sorted(set(metrics['ops'])))}",
-        f"- seed {metrics['seed']}, {metrics['training']['epochs']} epochs, best validation epoch "
-        f"{metrics['training']['best_epoch'] + 1} (validation macro-F1 {metrics['training']['val_macro_f1']:.4f})",
+        training_line(metrics),
         "", "## Test set", "", *metrics_table(metrics, class_names), "",
         f"int8 metrics come from {metrics['int8_evaluation']}: the code that runs on the device. "
         f"{metrics['int8_tflm_mismatches']} of {metrics['int8_outputs']} int8 output values differ from TFLM "
@@ -107,3 +106,14 @@ def write_report(run_dir: Path, metrics: dict, class_names: list[str]) -> Path:
         *device_section(metrics, class_names),
     ]
     return write_text(run_dir / "report.md", "\n".join(lines))
+
+
+def training_line(metrics: dict) -> str:
+    training = metrics["training"]
+    head = f"- seed {metrics['seed']}, {training['epochs']} epochs, "
+    if "members" in training:
+        return head + f"the average of {len(training['members'])} models: " + "; ".join(
+            f"seed {m['seed']} best validation epoch {m['best_epoch'] + 1} (macro-F1 {m['val_macro_f1']:.4f})"
+            for m in training["members"])
+    return head + (f"best validation epoch {training['best_epoch'] + 1} "
+                   f"(validation macro-F1 {training['val_macro_f1']:.4f})")

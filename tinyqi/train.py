@@ -66,6 +66,24 @@ def fit(model, ds: Dataset, *, epochs: int, seed: int, batch_size: int = 256, le
     return {"best_epoch": selector.best_epoch, "val_macro_f1": selector.best_f1, "epochs": epochs}
 
 
+def train_members(build, ds: Dataset, *, members: int, seed: int, **fit_options) -> tuple[object, dict]:
+    """`members` models from `build()`, each trained alone by `fit` with its own seed (models.ensemble.member_seeds)
+    and its own epoch selection. One member is the single model itself; more are joined in one graph whose output
+    is the mean of theirs (models.ensemble.assemble). Returns the model and what `fit` said (per member)."""
+    from tinyqi.models.ensemble import assemble, check_members, member_seeds
+
+    check_members(members)
+    models, runs = [], []
+    for member_seed in member_seeds(seed, members):
+        set_determinism(member_seed)  # before building: the initial weights come from the member's seed too
+        model = build()
+        runs.append({"seed": member_seed, **fit(model, ds, seed=member_seed, **fit_options)})
+        models.append(model)
+    if members == 1:
+        return models[0], {k: v for k, v in runs[0].items() if k != "seed"}
+    return assemble(models, f"{models[0].name}_x{members}"), {"epochs": runs[0]["epochs"], "members": runs}
+
+
 def model_feed(xs: list[np.ndarray]):
     """Keras wants a bare array for a single-input model and a list otherwise."""
     return xs[0] if len(xs) == 1 else xs

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from tinyqi.commands.params import DATA_DIR, EPOCHS, OUT_FILE, SEEDS
+from tinyqi.commands.params import DATA_DIR, EPOCHS, MEMBERS, OUT_FILE, SEEDS
 
 
 @click.command("cv")
@@ -19,7 +19,9 @@ from tinyqi.commands.params import DATA_DIR, EPOCHS, OUT_FILE, SEEDS
 @click.option("--sample", is_flag=True, help="The bundled sample's DS1 excerpts (a smoke test, not a selection).")
 @click.option("--out", type=OUT_FILE, default=None,
               help="Also write every seed's figures (per class, per record) as JSON here.")
-def command(task, data_dir, seeds, epochs, beats, sample, out):
+@click.option("--members", type=MEMBERS, default=1, show_default=True,
+              help="Each fold's model is the average of this many models (as `tinyqi train --members`).")
+def command(task, data_dir, seeds, epochs, beats, sample, out, members):
     """Train the float ECG model on three of four DS1 folds of whole records, score the fourth, pool the folds'
     predictions; one row per seed, then mean and std."""
     from tinyqi import cv
@@ -31,13 +33,14 @@ def command(task, data_dir, seeds, epochs, beats, sample, out):
         per_record = cv.describe_records(data_dir, sample=sample, beats=beats)
     folds = cv.folds_present(per_record)
     ui.out.print("folds: " + " | ".join(", ".join(f) for f in folds), markup=False, highlight=False)
-    result = cv.cross_validate(per_record, seeds=seeds, epochs=epochs, folds=folds,
+    result = cv.cross_validate(per_record, seeds=seeds, epochs=epochs, folds=folds, members=members,
                                progress=lambda seed, i, n: ui.out.print(f"seed {seed}: fold {i} of {n} done",
                                                                         markup=False, highlight=False))
     result["beats"] = beats
     rows = [[row["seed"], *(f"{row[k]:.3f}" for k in cv.SUMMARY_KEYS)] for row in result["seeds"]]
     rows += [[stat, *(f"{result[stat][k]:.3f}" for k in cv.SUMMARY_KEYS)] for stat in ("mean", "std")]
-    ui.table(f"DS1 {len(folds)}-fold cross-validation, {epochs} epochs, {beats} beats",
+    averaged = f", the average of {members} models" if members > 1 else ""
+    ui.table(f"DS1 {len(folds)}-fold cross-validation, {epochs} epochs, {beats} beats{averaged}",
              ["seed", "macro", "N/S/V", "S F1", "S Se", "S +P", "V F1", "V Se", "V +P", "N Se"], rows)
     if out:
         write_json(out, result)

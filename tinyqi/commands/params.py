@@ -158,6 +158,7 @@ def _integer(kind: _Type, value, param, todo: str) -> int:
 
 
 EPOCHS = IntAtLeast(1, "give the number of training epochs, e.g. 30 (or --quick)")
+MEMBERS = IntAtLeast(1, "give how many models to average, e.g. 3 (1: a single model)")
 SEED = Seed()
 SEEDS = Seeds()
 PER_MINUTE = PositiveFloat("give how many inferences run per minute, e.g. 72 (one per heart beat)")
