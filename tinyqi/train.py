@@ -73,15 +73,15 @@ def train_members(build, ds: Dataset, *, members: int, seed: int, **fit_options)
     from tinyqi.models.ensemble import assemble, check_members, member_seeds
 
     check_members(members)
-    models, runs = [], []
-    for member_seed in member_seeds(seed, members):
+    seeds, models, runs = member_seeds(seed, members), [], []
+    for member_seed in seeds:
         set_determinism(member_seed)  # before building: the initial weights come from the member's seed too
-        model = build()
-        runs.append({"seed": member_seed, **fit(model, ds, seed=member_seed, **fit_options)})
-        models.append(model)
+        models.append(build())
+        runs.append(fit(models[-1], ds, seed=member_seed, **fit_options))
     if members == 1:
-        return models[0], {k: v for k, v in runs[0].items() if k != "seed"}
-    return assemble(models, f"{models[0].name}_x{members}"), {"epochs": runs[0]["epochs"], "members": runs}
+        return models[0], runs[0]
+    return assemble(models, f"{models[0].name}_x{members}"), {
+        "epochs": runs[0]["epochs"], "members": [{"seed": s, **run} for s, run in zip(seeds, runs)]}
 
 
 def model_feed(xs: list[np.ndarray]):

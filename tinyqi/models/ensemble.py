@@ -9,10 +9,10 @@ varied half as much as single models (docs/signal.md, "Input choice").
 
 from __future__ import annotations
 
+from tinyqi.errors import TinyqiError
+
 
 def check_members(members: int) -> None:
-    from tinyqi.errors import TinyqiError
-
     if members < 1:
         raise TinyqiError(f"members {members}: must be at least 1 (1 = a single model, 3 = the average of three)")
 

@@ -166,7 +166,8 @@ static int32_t centred_q4(const tq_ecg_state_t *s, int32_t start, int32_t mean, 
 }
 
 /* ecg.aligned_fiducial: the window start within +-ALIGN of fid - BEFORE whose centred window has the least sum of
- * absolute differences from the template; a tie goes to the smaller |shift|, then to the negative one.
+ * absolute differences from the template (and, in *mean_out, that window's rounded mean); a tie goes to the
+ * smaller |shift|, then to the negative one.
  * Cost: 33 shifts x 128 samples read from the ring took about 65,000 cycles per beat on the Cortex-M4, 40 %
  * of the dense model. So the 160 samples are copied out of the ring once, the 33 window sums slide (one sample in,
  * one out), and the shifts are tried in the order 0, -1, +1, -2, +2, ... with a strict "<": that order alone gives
@@ -176,26 +177,26 @@ static int32_t centred_q4(const tq_ecg_state_t *s, int32_t start, int32_t mean, 
 #define TQ_ECG_SHIFTS (2 * TQ_ECG_ALIGN + 1)
 #define TQ_ECG_COST_BLOCK 16
 
-static int32_t aligned_start(const tq_ecg_state_t *s, int32_t fid)
+static int32_t aligned_start(const tq_ecg_state_t *s, int32_t fid, int32_t *mean_out)
 {
     const int32_t first = fid - TQ_ECG_BEFORE - TQ_ECG_ALIGN;
     int32_t span[TQ_ECG_SPAN]; /* b * 16: |value| < 2^20 */
     for (int32_t t = 0; t < TQ_ECG_SPAN; ++t) {
         span[t] = tq_ecg_b(s, first + t) * (1 << TQ_ECG_TEMPLATE_SHIFT);
     }
-    int32_t mean_q4[TQ_ECG_SHIFTS]; /* each shifted window's rounded mean, times 16 */
+    int32_t means[TQ_ECG_SHIFTS]; /* each shifted window's rounded mean */
     int32_t sum = window_sum(s, first);
     for (int32_t k = 0; k < TQ_ECG_SHIFTS; ++k) {
         if (k > 0) {
             sum += tq_ecg_b(s, first + k + TQ_ECG_WINDOW - 1) - tq_ecg_b(s, first + k - 1);
         }
-        mean_q4[k] = rounded_mean(sum) * (1 << TQ_ECG_TEMPLATE_SHIFT);
+        means[k] = rounded_mean(sum);
     }
     int32_t best_cost = INT32_MAX, best_shift = 0; /* a cost is < 2^28 (see the header) */
     for (int32_t n = 0; n < TQ_ECG_SHIFTS; ++n) {
         const int32_t shift = (n & 1) ? -((n + 1) >> 1) : (n >> 1); /* 0, -1, +1, -2, +2, ... */
         const int32_t *x = span + TQ_ECG_ALIGN + shift;
-        const int32_t mean = mean_q4[TQ_ECG_ALIGN + shift];
+        const int32_t mean = means[TQ_ECG_ALIGN + shift] * (1 << TQ_ECG_TEMPLATE_SHIFT);
         int32_t cost = 0;
         for (int32_t t = 0; t < TQ_ECG_WINDOW && cost < best_cost; t += TQ_ECG_COST_BLOCK) {
             for (int32_t u = t; u < t + TQ_ECG_COST_BLOCK; ++u) {
@@ -208,6 +209,7 @@ static int32_t aligned_start(const tq_ecg_state_t *s, int32_t fid)
             best_shift = shift;
         }
     }
+    *mean_out = means[TQ_ECG_ALIGN + best_shift];
     return fid - TQ_ECG_BEFORE + best_shift;
 }
 
@@ -223,8 +225,8 @@ void tq_ecg_beat_describe(tq_ecg_state_t *s, tq_ecg_beat_t *beat)
         }
         s->template_ready = 1;
     }
-    const int32_t start = aligned_start(s, fid);
-    const int32_t mean = rounded_mean(window_sum(s, start));
+    int32_t mean;
+    const int32_t start = aligned_start(s, fid, &mean);
 
     /* ecg.updates_template: only a beat that is not premature moves the template (pre, local < 2^26: no overflow) */
     const int update = rr.pre * TQ_ECG_TEMPLATE_GATE_DEN >= rr.local * TQ_ECG_TEMPLATE_GATE_NUM;
