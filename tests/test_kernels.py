@@ -55,6 +55,24 @@ def same_padding_tanh(seed: int = 1):
     return keras.Model(inp, out), [(90, 3)]
 
 
+def single_channel_convs(seed: int = 5):
+    """Convolutions over one input channel (the runtime's own path for at most 8 taps): strides 1-3, 3 to 9 taps,
+    VALID and SAME, with a fused max-pool after an odd output width, and rows whose last windows end at the input's
+    end (read through a copy there)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((63, 1), name="in0_signal")
+    pooled = keras.layers.MaxPooling1D(2)(keras.layers.Conv1D(4, 7, strides=2, activation="relu")(inp))
+    branches = [pooled,
+                keras.layers.Conv1D(3, 8, padding="same")(inp),
+                keras.layers.Conv1D(2, 3, strides=3, activation="relu")(inp),
+                keras.layers.Conv1D(2, 9, activation="tanh")(inp)]  # 9 taps: the blocked path
+    x = keras.layers.Concatenate()([keras.layers.GlobalAveragePooling1D()(b) for b in branches])
+    out = keras.layers.Dense(4, activation="softmax")(x)
+    return keras.Model(inp, out), [(63, 1)]
+
+
 def image_mul_concat(seed: int = 2):
     """2-D convolutions (SAME), LOGISTIC, MUL, CONCATENATION, 2-D MAX_POOL (SAME), separable conv, 2-D MEAN."""
     import keras
@@ -157,7 +175,7 @@ def per_tensor_int8_tflite(builder) -> bytes:
 # --- tests --------------------------------------------------------------------------------------------------------
 
 DENSE_MODELS = {"two_input_ecg_like": two_input_ecg_like, "same_padding_tanh": same_padding_tanh,
-                "image_mul_concat": image_mul_concat}
+                "image_mul_concat": image_mul_concat, "single_channel_convs": single_channel_convs}
 
 
 @pytest.fixture(scope="module")

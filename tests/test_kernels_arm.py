@@ -11,7 +11,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from test_kernels import image_mul_concat, make_model_dir, pruned_two_input
+from test_kernels import image_mul_concat, make_model_dir, pruned_two_input, single_channel_convs
 
 from tinyqi import csr
 from tinyqi.tflite_model import load_tflite
@@ -57,20 +57,20 @@ void tq_run(void)
 """
 
 
-def cross_compile(c_dir, input_sizes) -> tuple:
+def cross_compile(c_dir, input_sizes, optimisation: str = "-O2") -> tuple:
     (c_dir / "harness.c").write_text(HARNESS % {"vectors": VECTORS, "sizes": ", ".join(map(str, input_sizes)),
                                                 "input_bytes": sum(input_sizes)})
-    return link_with_runtime(c_dir, [c_dir / "model_data.c", c_dir / "harness.c"])
+    return link_with_runtime(c_dir, [c_dir / "model_data.c", c_dir / "harness.c"], optimisation)
 
 
-def link_with_runtime(c_dir, sources):
+def link_with_runtime(c_dir, sources, optimisation: str = "-O2"):
     """`sources` and the whole runtime, cross-compiled for the Cortex-M4F, entry point tq_run()."""
     from tinyqi.codegen import runtime_dir
 
     runtime = runtime_dir()
     (c_dir / "link.ld").write_text(LINKER_SCRIPT)
     elf = c_dir / "model.elf"
-    cmd = [ARM_CC, *ARCH, "-std=c99", "-O2", "-Wall", "-Werror", "-ffunction-sections", "-fdata-sections",
+    cmd = [ARM_CC, *ARCH, "-std=c99", optimisation, "-Wall", "-Werror", "-ffunction-sections", "-fdata-sections",
            f"-I{runtime / 'include'}", f"-I{runtime / 'src'}", f"-I{c_dir}",
            *map(str, sorted((runtime / "src").glob("*.c"))), *map(str, sources), "-nostartfiles",
            "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections", f"-T{c_dir / 'link.ld'}", "-e", "tq_run",
@@ -122,8 +122,14 @@ def uses_dsp_instructions(elf) -> bool:
     return {"smlad", "sxtb16"} <= mnemonics
 
 
-CASES = {"pruned_two_input/dense": (pruned_two_input, False), "pruned_two_input/csr": (pruned_two_input, True),
-         "image_mul_concat/dense": (image_mul_concat, False)}
+# name: (model builder, CSR kernels, optimisation). -O0 keeps r7 as frame pointer: the runtime's C loops instead of
+# its assembly (tq_dot_s8.c), which must build and give the same outputs.
+CASES = {"pruned_two_input/dense": (pruned_two_input, False, "-O2"),
+         "pruned_two_input/csr": (pruned_two_input, True, "-O2"),
+         "image_mul_concat/dense": (image_mul_concat, False, "-O2"),
+         "single_channel_convs/dense": (single_channel_convs, False, "-O2"),
+         "single_channel_convs/dense-O0": (single_channel_convs, False, "-O0"),
+         "pruned_two_input/dense-Os": (pruned_two_input, False, "-Os")}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -132,7 +138,7 @@ def test_cortex_m4_build_matches_tflm(case, tmp_path):
     from tinyqi import convert
     from tinyqi.codegen import generate_program
 
-    builder, use_csr = CASES[case]
+    builder, use_csr, optimisation = CASES[case]
     model_dir, xs = make_model_dir(tmp_path / "model", builder, with_float=False)
     if use_csr:
         tflite = model_dir / "model_int8.tflite"
@@ -141,8 +147,8 @@ def test_cortex_m4_build_matches_tflm(case, tmp_path):
     assert program.csr_layers > 0 if use_csr else program.csr_layers == 0
     model = load_tflite(model_dir / "model_int8.tflite")
     q = convert.quantize_inputs(model, [x[:VECTORS] for x in xs])
-    elf = cross_compile(tmp_path / "c", program.input_sizes)
-    if not use_csr:  # a CSR-only build has no dense dot products left to check
+    elf = cross_compile(tmp_path / "c", program.input_sizes, optimisation)
+    if not use_csr and optimisation != "-O0":  # a CSR-only build has no dense dot products left to check
         assert uses_dsp_instructions(elf)
     blob = np.concatenate([a.reshape(VECTORS, -1) for a in q], axis=1).astype(np.int8).tobytes()
     out = run_on_cortex_m4(elf, blob, VECTORS * program.output_size)

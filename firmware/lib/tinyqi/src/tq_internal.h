@@ -14,6 +14,30 @@
 #include <arm_acle.h>
 #endif
 
+/* The Cortex-M DSP extension (SXTB16, SMLAD): the dense int8 kernels use it where the core has it, and a portable
+ * loop with the same integer sums elsewhere (the host build of the tests). */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#include <arm_acle.h>
+#define TQ_USE_DSP 1
+
+static inline uint32_t tq_read_s8x4(const int8_t *p)
+{
+    uint32_t word;
+    memcpy(&word, p, 4); /* unaligned-safe; one LDR on Cortex-M4 */
+    return word;
+}
+
+/* Bytes 1 and 3 sign-extended to two halfwords (SXTB16's free rotation; GCC does not fold a separate ROR). */
+static inline uint32_t tq_sxtb16_ror8(uint32_t word)
+{
+    uint32_t result;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(result) : "r"(word));
+    return result;
+}
+#else
+#define TQ_USE_DSP 0
+#endif
+
 /* int8 dot products (tq_dot_s8.c). Integer addition is exact, so the Cortex-M DSP path (SXTB16 + SMLAD, two
  * 16-bit MACs per instruction) returns the same sums as the portable loop. */
 int32_t tq_dot_s8(const int8_t *x, const int8_t *w, int32_t n);
@@ -21,6 +45,11 @@ int32_t tq_dot_s8(const int8_t *x, const int8_t *w, int32_t n);
 void tq_dot2_s8(const int8_t *x, const int8_t *w0, const int8_t *w1, int32_t n, int32_t *acc0, int32_t *acc1);
 /* acc[p][c] += x_p . w_c for two pixels and two channels: every load feeds two products. */
 void tq_dot2x2_s8(const int8_t *x0, const int8_t *x1, const int8_t *w0, const int8_t *w1, int32_t n, int32_t acc[2][2]);
+/* The same for `pairs` pairs of windows `step` apart, from x on, each over n contiguous elements:
+ * acc0[i] = bias0 + window i . w0 and acc1[i] = bias1 + window i . w1 for i < 2 * pairs. One call per row of a
+ * convolution: per window a few loads and stores instead of a call (in assembly when n is a multiple of 4). */
+void tq_dot2x2_pairs_s8(const int8_t *x, int32_t step, const int8_t *w0, const int8_t *w1, int32_t n, int32_t pairs,
+                        int32_t bias0, int32_t bias1, int32_t *acc0, int32_t *acc1);
 
 /* Output stage of the per-channel kernels, copied out of the params struct: int8 stores may alias anything, so
  * kernels keep these in a local instead of re-reading the params after every output. */
