@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_kernels import make_model_dir, pruned_conv2d, pruned_two_input
+from test_kernels import make_model_dir, pruned_conv2d, pruned_edge_convs, pruned_two_input
 
 from tinyqi import csr
 from tinyqi.tflite_model import load_tflite
 
-PRUNED = {"pruned_conv2d": pruned_conv2d, "pruned_two_input": pruned_two_input}
+PRUNED = {"pruned_conv2d": pruned_conv2d, "pruned_edge_convs": pruned_edge_convs, "pruned_two_input": pruned_two_input}
 
 
 @pytest.fixture(scope="module")
