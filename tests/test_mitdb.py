@@ -57,7 +57,8 @@ def test_full_inter_patient_split_shares_no_record():
     assert not train & test
     assert test == set(mitdb.DS2) and train <= set(mitdb.DS1)
     assert ds.info["sample"] is False and ds.info["test_beats"] == len(ds.y_test) > 49000
-    assert ds.info["test_detection"]["se"] > 0.995 and ds.info["test_detection"]["ppv"] > 0.99
+    # the detector at threshold 3/8 (docs/signal.md): DS2 Se 0.9948, +P 0.9982
+    assert ds.info["test_detection"]["se"] > 0.994 and ds.info["test_detection"]["ppv"] > 0.997
 
 
 def test_sample_is_real_mitdb_excerpt():

@@ -57,7 +57,7 @@ def test_fixture_monitor_beats_equal_the_python_chain(fixture_stream_build):
     for record, excerpt in zip(parsed.records, excerpts):
         chain = ecg.run_chain(excerpt.adc)
         expected = list(zip(chain.sample[chain.described].tolist(), fixture_outputs(chain.x0, chain.x1)))
-        assert len(expected) >= 15
+        assert len(expected) >= 12  # 19 beats of 100, 13 of 232 (its pauses) are described
         assert [(beat.n, beat.outputs) for beat in record.lines] == expected
         assert all(beat.predicted_class == int(np.argmax(beat.outputs)) for beat in record.lines)
     done = parsed.done

@@ -47,6 +47,11 @@ def test_detector_finds_the_sample_beats():
     assert total["se"] > 0.995 and total["ppv"] > 0.995, total
 
 
+def test_detection_threshold_is_three_eighths_from_noise_to_signal_level():
+    assert ecg.thresholds(1800, 1000) == (1300, 650)  # npk + 3/8 (spk - npk); search-back at half of it
+    assert ecg.thresholds(100, 300) == (225, 112)  # a signal level below the noise level (after decays): floor shifts
+
+
 def test_matching_is_one_to_one_within_150_ms():
     ref = np.array([1000, 1300, 2000])
     det = np.array([1010, 1020, 1290, 1600])  # two candidates for 1000; 1600 is 300 ms from everything

@@ -2,9 +2,10 @@
 ever looking at DS2 (issue rule: DS2 is read once per reported model).
 
 The 22 DS1 records form four folds of whole records (each fold holds S beats of more than one patient); the float
-model is trained on three folds for a fixed number of epochs (no epoch selection: nothing outside the training
-folds is looked at) and predicts the fourth; the four folds' predictions are pooled and scored per class on the
-matched beats. One row per seed, then mean and std. `tinyqi cv ecg` prints and writes it.
+model is trained on three folds and their noisy copies (tinyqi.data.augment) for a fixed number of epochs (no
+epoch selection: nothing outside the training folds is looked at) and predicts the fourth, clean; the four
+folds' predictions are pooled and scored per class on the matched beats. One row per seed, then mean and std.
+`tinyqi cv ecg` prints and writes it.
 """
 
 from __future__ import annotations
@@ -47,11 +48,24 @@ def folds_present(per_record: dict, folds=DS1_FOLDS) -> list[list[str]]:
     return present
 
 
-def fold_dataset(per_record: dict, held_out: list[str]) -> Dataset:
-    """Train on every record not held out; the held-out records are the test side."""
+def describe_noisy(data_dir=None, *, sample: bool = False, beats: str = "detected") -> dict[str, mitdb.Beats]:
+    """The labelled beats of every DS1 record's noisy training copies (tinyqi.data.augment), as `tinyqi train`
+    adds them to its training side."""
+    from tinyqi.data import augment
+    from tinyqi.data.ecg import load_records
+
+    records, _ = load_records(data_dir, sample=sample, names=None if sample else mitdb.DS1)
+    return augment.noisy_beats({n: r for n, r in records.items() if n in mitdb.DS1}, beats)
+
+
+def fold_dataset(per_record: dict, held_out: list[str], noisy: dict | None = None) -> Dataset:
+    """Train on every record not held out, and on the noisy copies of those records (`noisy`, per record, from
+    describe_noisy); the held-out records, clean, are the test side."""
     from tinyqi.data.ecg import model_inputs
 
-    train = mitdb.concat_beats([b for n, b in per_record.items() if n not in held_out])
+    noisy = noisy or {}
+    train = mitdb.concat_beats([b for n, b in per_record.items() if n not in held_out]
+                               + [b for n, b in noisy.items() if n not in held_out])
     test = mitdb.concat_beats([per_record[n] for n in held_out])
     x_train = model_inputs(train)
     empty = [np.zeros((0, *x.shape[1:]), np.float32) for x in x_train]
@@ -59,11 +73,12 @@ def fold_dataset(per_record: dict, held_out: list[str]) -> Dataset:
                    model_inputs(test), test.label, {"held_out": held_out})
 
 
-def cross_validate(per_record: dict, *, seeds=(0, 1, 2), epochs: int = CV_EPOCHS, model_options=None,
-                   weight_power: float = 0.5, learning_rate: float = 3e-3, weight_ema: bool = True, members: int = 1,
-                   folds=DS1_FOLDS, progress=None) -> dict:
-    """Pooled out-of-fold scores per seed, and their mean and std. `members` > 1: each fold's model is the average
-    of that many models (tinyqi.models.ensemble), trained with the seed's member seeds."""
+def cross_validate(per_record: dict, *, noisy: dict | None = None, seeds=(0, 1, 2), epochs: int = CV_EPOCHS,
+                   model_options=None, weight_power: float = 0.5, learning_rate: float = 3e-3,
+                   weight_ema: bool = True, members: int = 1, folds=DS1_FOLDS, progress=None) -> dict:
+    """Pooled out-of-fold scores per seed, and their mean and std. `noisy`: the records' noisy training copies
+    (describe_noisy), used on the training side as `tinyqi train` uses them. `members` > 1: each fold's model is
+    the average of that many models (tinyqi.models.ensemble), trained with the seed's member seeds."""
     from tinyqi.evaluate import classification_metrics, per_record as per_record_hits
     from tinyqi.models.ensemble import check_members
     from tinyqi.tasks import get_task
@@ -72,7 +87,7 @@ def cross_validate(per_record: dict, *, seeds=(0, 1, 2), epochs: int = CV_EPOCHS
     check_members(members)
     task = get_task("ecg")
     folds = folds_present(per_record, folds)
-    datasets = [fold_dataset(per_record, held_out) for held_out in folds]  # the same for every seed
+    datasets = [fold_dataset(per_record, held_out, noisy) for held_out in folds]  # the same for every seed
     rows = []
     for seed in seeds:
         y, pred, names = [], [], []

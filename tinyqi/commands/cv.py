@@ -31,9 +31,10 @@ def command(task, data_dir, seeds, epochs, beats, sample, out, members):
     ui = Ui()
     with ui.stage("running the device chain over the DS1 records"):
         per_record = cv.describe_records(data_dir, sample=sample, beats=beats)
+        noisy = cv.describe_noisy(data_dir, sample=sample, beats=beats)
     folds = cv.folds_present(per_record)
     ui.out.print("folds: " + " | ".join(", ".join(f) for f in folds), markup=False, highlight=False)
-    result = cv.cross_validate(per_record, seeds=seeds, epochs=epochs, folds=folds, members=members,
+    result = cv.cross_validate(per_record, noisy=noisy, seeds=seeds, epochs=epochs, folds=folds, members=members,
                                progress=lambda seed, i, n: ui.out.print(f"seed {seed}: fold {i} of {n} done",
                                                                         markup=False, highlight=False))
     result["beats"] = beats

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyqi.data import mitdb, store
+from tinyqi.data import augment, mitdb, store
 from tinyqi.data.dataset import Dataset
 from tinyqi.errors import TinyqiError
 from tinyqi.signal import ecg as chain
@@ -41,11 +41,14 @@ def load_ecg_dataset(data_dir=None, *, sample: bool = False, split: str = "inter
         train_names = [n for n in mitdb.DS1 if n in per_record and n not in VALIDATION_RECORDS]
         val_names = [n for n in VALIDATION_RECORDS if n in per_record]
         test_names = [n for n in mitdb.DS2 if n in per_record]
+        noisy = augment.noisy_beats({n: records[n] for n in train_names}, beats, shift)
         train, val, test = (mitdb.concat_beats([per_record[n] for n in names])
                             for names in (train_names, val_names, test_names))
+        train = mitdb.concat_beats([train, *noisy.values()])
         notes = ("de Chazal 2004 inter-patient: train DS1 (less validation records "
-                 f"{', '.join(val_names)}), test DS2; paced records excluded")
+                 f"{', '.join(val_names)}), test DS2; paced records excluded; training noise: {augment.NOTE}")
     else:
+        noisy = {}
         train, val, test = _intra_patient(mitdb.concat_beats(list(per_record.values())))
         notes = "intra-patient (beats of every record on both sides; optimistic, not comparable to inter-patient)"
     train, val = (mitdb.select(part, part.label >= 0) for part in (train, val))  # false detections have no label
@@ -59,6 +62,7 @@ def load_ecg_dataset(data_dir=None, *, sample: bool = False, split: str = "inter
         "fiducial_shift": shift,
         "chain": CHAIN_NOTE if beats == "detected" else ANNOTATED_NOTE,
         "train_beats": int(len(train.label)),
+        "train_noisy_beats": int(sum(len(b.label) for b in noisy.values())),  # of train_beats (tinyqi.data.augment)
         "val_beats": int(len(val.label)),
         "test_beats": int(np.count_nonzero(test_matched)),
         "test_false_detections": int(np.count_nonzero(~test_matched)),

@@ -38,6 +38,8 @@ extern "C" {
 #define TQ_ECG_DETECT_START (256 + 360)
 #define TQ_ECG_PEAK_TIMEOUT 17
 #define TQ_ECG_REFRACTORY 36
+#define TQ_ECG_THRESHOLD_SHIFT_A 2 /* detection threshold npk + (spk - npk) * (1/4 + 1/8) */
+#define TQ_ECG_THRESHOLD_SHIFT_B 3
 #define TQ_ECG_RR_INIT 180
 #define TQ_ECG_RR_MAX 360
 #define TQ_ECG_RR_SLOTS 8

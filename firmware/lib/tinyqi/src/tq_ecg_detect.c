@@ -12,9 +12,11 @@
  */
 #include "tq_ecg_internal.h"
 
+/* ecg.thresholds: npk + 3/8 (spk - npk), as two shifts (3 (spk - npk) could pass 2^31). */
 static void update_thresholds(tq_ecg_state_t *s)
 {
-    s->thr1 = s->npk + ((s->spk - s->npk) >> 2);
+    const int32_t gap = s->spk - s->npk;
+    s->thr1 = s->npk + (gap >> TQ_ECG_THRESHOLD_SHIFT_A) + (gap >> TQ_ECG_THRESHOLD_SHIFT_B);
     s->thr2 = s->thr1 >> 1;
 }
 
