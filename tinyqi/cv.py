@@ -24,17 +24,20 @@ CV_EPOCHS = 20
 SUMMARY_KEYS = ("macro_f1", "macro_f1_nsv", "sveb_f1", "sveb_se", "sveb_ppv", "veb_f1", "veb_se", "veb_ppv", "n_se")
 
 
-def describe_records(data_dir=None, *, sample: bool = False, beats: str = "detected") -> dict[str, mitdb.Beats]:
-    """The labelled beats of every DS1 record (false detections have no label and are left out)."""
+def ds1_records(data_dir=None, *, sample: bool = False) -> dict[str, mitdb.Record]:
+    """The DS1 records of the database, or of the bundled sample."""
     from tinyqi.data.ecg import load_records
 
-    names = None if sample else mitdb.DS1
-    records, _ = load_records(data_dir, sample=sample, names=names)
+    records, _ = load_records(data_dir, sample=sample, names=None if sample else mitdb.DS1)
+    return {name: record for name, record in records.items() if name in mitdb.DS1}
+
+
+def describe_records(data_dir=None, *, sample: bool = False, beats: str = "detected") -> dict[str, mitdb.Beats]:
+    """The labelled beats of every DS1 record (false detections have no label and are left out)."""
     per_record = {}
-    for name, record in records.items():
-        if name in mitdb.DS1:
-            b = mitdb.extract_beats(record, beats)
-            per_record[name] = mitdb.select(b, b.label >= 0)
+    for name, record in ds1_records(data_dir, sample=sample).items():
+        b = mitdb.extract_beats(record, beats)
+        per_record[name] = mitdb.select(b, b.label >= 0)
     return per_record
 
 
@@ -52,10 +55,8 @@ def describe_noisy(data_dir=None, *, sample: bool = False, beats: str = "detecte
     """The labelled beats of every DS1 record's noisy training copies (tinyqi.data.augment), as `tinyqi train`
     adds them to its training side."""
     from tinyqi.data import augment
-    from tinyqi.data.ecg import load_records
 
-    records, _ = load_records(data_dir, sample=sample, names=None if sample else mitdb.DS1)
-    return augment.noisy_beats({n: r for n, r in records.items() if n in mitdb.DS1}, beats)
+    return augment.noisy_beats(ds1_records(data_dir, sample=sample), beats)
 
 
 def fold_dataset(per_record: dict, held_out: list[str], noisy: dict | None = None) -> Dataset:
