@@ -43,11 +43,16 @@ def test_the_ensemble_predicts_the_mean_of_its_members(members_and_ensemble):
 
 def test_the_int8_ensemble_runs_bit_exact_in_the_generated_c(members_and_ensemble, tmp_path):
     from tinyqi import convert, modeldir
+    from tinyqi.data.dataset import Dataset
+    from tinyqi.data.ecg import decide
 
     _, ensemble, xs = members_and_ensemble
     tflite = convert.to_int8_tflite(ensemble, xs, input_scale=1 / 32)
     (tmp_path / "model_int8.tflite").write_bytes(tflite)
-    result = modeldir.evaluate_int8(tmp_path, xs, np.zeros(len(xs[0]), np.int64), ["N", "S", "V", "F", "Q"])
+    none = [x[:0] for x in xs]
+    ds = Dataset(["N", "S", "V", "F", "Q"], none, np.zeros(0, np.int64), none, np.zeros(0, np.int64), xs,
+                 np.zeros(len(xs[0]), np.int64), decide=decide)
+    result = modeldir.evaluate_int8(tmp_path, ds)
     assert result["tflm_mismatches"] == 0 and result["outputs"] == 5 * len(xs[0])
     assert modeldir.model_summary(tflite)["ops"].count("SOFTMAX") == 2
 

@@ -153,3 +153,19 @@ def test_cortex_m4_build_has_no_float_and_the_documented_size(tmp_path):
     undefined = build.soft_undefined()
     assert not re.search(r"__aeabi_[fd]|__aeabi_[il]2[fd]|__(add|sub|mul|div)[sd]f3", undefined), undefined
     assert build.state_size == documented_state_size()
+
+
+def test_the_decision_is_the_same_in_c():
+    """tq_ecg_decide() against ecg.decide on random scores (ties included: few distinct values) and on irregular
+    fractions around the limit, with the header's constants equal to Python's."""
+    header = (RUNTIME / "include" / "tq_ecg.h").read_text()
+    for name, value in (("IRREGULAR_FEATURE", ecg.IRREGULAR_FEATURE), ("CLASS_S", ecg.CLASS_S),
+                        ("NO_S_IRREGULAR", ecg.NO_S_IRREGULAR)):
+        assert int(re.search(rf"#define TQ_ECG_{name} (\d+)", header).group(1)) == value, name
+    gen = rng(7)
+    scores = gen.choice(np.array([-128, -3, 0, 5, 127], np.int8), size=(4000, 5))
+    rr = gen.integers(-128, 128, size=(4000, len(ecg.RR_FEATURES))).astype(np.int8)
+    rr[:, ecg.IRREGULAR_FEATURE] = gen.integers(ecg.NO_S_IRREGULAR - 3, ecg.NO_S_IRREGULAR + 3, size=4000)
+    expected = ecg.decide(scores, rr)
+    np.testing.assert_array_equal(hostc.decide_c(scores, rr), expected)
+    assert np.any(expected == ecg.CLASS_S) and np.any(np.argmax(scores, axis=1) != expected)

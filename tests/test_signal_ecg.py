@@ -103,6 +103,23 @@ def test_irregular_fraction_tells_fibrillation_from_premature_beats():
     assert ecg.fraction_q7(1 << 12) == 127  # 1.0 saturates to int8
 
 
+def test_no_s_while_the_rhythm_is_irregular():
+    """The decision: the largest score, except S while the irregular fraction is at least 80/128 (then the best
+    other class); ties to the first class; float scores and the dataset's float inputs decide alike."""
+    from tinyqi.data import ecg as ecg_data
+    from tinyqi.data.mitdb import CLASSES
+
+    assert CLASSES[ecg.CLASS_S] == "S" and ecg.RR_FEATURES[ecg.IRREGULAR_FEATURE] == "irregular_fraction"
+    scores = np.array([[10, 50, 20, 0, 0], [10, 50, 20, 0, 0], [10, 50, 20, 0, 0], [-128, -128, -128, -128, -128],
+                       [7, 7, -5, -5, -5]], np.int8)
+    rr = np.zeros((5, len(ecg.RR_FEATURES)), np.int8)
+    rr[:, ecg.IRREGULAR_FEATURE] = [ecg.NO_S_IRREGULAR - 1, ecg.NO_S_IRREGULAR, 127, 127, 0]
+    np.testing.assert_array_equal(ecg.decide(scores, rr), [1, 2, 2, 0, 0])
+    np.testing.assert_array_equal(ecg.decide(scores.astype(np.float32) / 128, rr), [1, 2, 2, 0, 0])
+    xs = [np.zeros((5, ecg.WINDOW, 1), np.float32), rr.astype(np.float32) * ecg.INPUT_SCALE]
+    np.testing.assert_array_equal(ecg_data.decide(scores, xs), [1, 2, 2, 0, 0])
+
+
 def test_only_beats_that_are_not_premature_update_the_template():
     assert ecg.updates_template(pre=180, local=180) and ecg.updates_template(pre=158, local=180)  # 158 >= 7/8 180
     assert not ecg.updates_template(pre=157, local=180)  # premature: an ectopic beat leaves the template alone

@@ -25,49 +25,52 @@ TESTSET_TODO = "re-run `tinyqi train` to write it again"
 INT8_EVALUATION = "tinyqi generated C, host gcc with ASan+UBSan (CSR kernels where tables exist)"
 
 
-def evaluate_int8(model_dir: Path, xs: list[np.ndarray], y: np.ndarray, class_names: list[str]) -> dict:
-    """int8 metrics of the model directory's generated C (tinyqi's runtime compiled by the host gcc, CSR kernels where
-    tables exist: the code that runs on the device), and how its outputs compare with TFLM, the reference. LiteRT's
-    reference kernels (BUILTIN_REF) are compared with TFLM too: they round FULLY_CONNECTED once in double precision
-    where TFLM (and tinyqi) round twice in fixed point, so a few LSBs may differ there (docs/runtime.md)."""
+def evaluate_int8(model_dir: Path, ds: Dataset) -> dict:
+    """int8 metrics on the test split of the model directory's generated C (tinyqi's runtime compiled by the host
+    gcc, CSR kernels where tables exist: the code that runs on the device), classes by the task's decision
+    (Dataset.decide), and how its outputs compare with TFLM, the reference. LiteRT's reference kernels (BUILTIN_REF)
+    are compared with TFLM too: they round FULLY_CONNECTED once in double precision where TFLM (and tinyqi) round
+    twice in fixed point, so a few LSBs may differ there (docs/runtime.md)."""
     tflite = (Path(model_dir) / "model_int8.tflite").read_bytes()
-    q = convert.quantize_inputs(parse_tflite(tflite), xs)
+    q = convert.quantize_inputs(parse_tflite(tflite), ds.x_test)
     ours = hostc.int8_outputs(model_dir, q, use_csr=True)
     tflm = convert.run_tflm(tflite, q)
     litert = convert.run_litert_ref(tflite, q)
+    predictions, litert_predictions = ds.decide(ours, ds.x_test), ds.decide(litert, ds.x_test)
     return {
-        "predictions": np.argmax(ours, axis=1),
-        "metrics": classification_metrics(y, np.argmax(ours, axis=1), class_names),
+        "predictions": predictions,
+        "metrics": classification_metrics(ds.y_test, predictions, ds.class_names),
         "tflm_mismatches": int(np.count_nonzero(ours != tflm)),
         "litert_ref": {
             "mismatches_vs_tflm": int(np.count_nonzero(litert != tflm)),
-            "argmax_mismatches_vs_tflm": int(np.count_nonzero(np.argmax(litert, 1) != np.argmax(tflm, 1))),
-            **{k: v for k, v in classification_metrics(y, np.argmax(litert, 1), class_names).items()
+            "argmax_mismatches_vs_tflm": int(np.count_nonzero(litert_predictions != ds.decide(tflm, ds.x_test))),
+            **{k: v for k, v in classification_metrics(ds.y_test, litert_predictions, ds.class_names).items()
                if k in ("accuracy", "macro_f1")},
         },
         "outputs": int(tflm.size),
     }
 
 
-def int8_predictions(model_dir: Path, xs: list[np.ndarray]) -> np.ndarray:
-    """Classes the model directory's generated C gives float inputs `xs` (Keras order)."""
+def int8_predictions(model_dir: Path, xs: list[np.ndarray], decide) -> np.ndarray:
+    """Classes the model directory's generated C gives float inputs `xs` (Keras order), by `decide`
+    (Dataset.decide)."""
     if len(xs[0]) == 0:
         return np.zeros(0, np.int64)
     tflite = (Path(model_dir) / "model_int8.tflite").read_bytes()
     q = convert.quantize_inputs(parse_tflite(tflite), xs)
-    return np.argmax(hostc.int8_outputs(model_dir, q, use_csr=True), axis=1)
+    return decide(hostc.int8_outputs(model_dir, q, use_csr=True), xs)
 
 
 def validation_metrics(model_dir: Path, ds: Dataset) -> dict:
     """int8 metrics (generated C) on the training side's validation records: what model selection may look at."""
-    return classification_metrics(ds.y_val, int8_predictions(model_dir, ds.x_val), ds.class_names)
+    return classification_metrics(ds.y_val, int8_predictions(model_dir, ds.x_val, ds.decide), ds.class_names)
 
 
 def device_metrics(model_dir: Path, ds: Dataset, predictions: np.ndarray) -> dict | None:
     """The ECG device scoring (evaluate.device_scoring) of a model directory, when the dataset carries it."""
     if ds.scoring is None:
         return None
-    false_pred = int8_predictions(model_dir, ds.scoring["false_inputs"])
+    false_pred = int8_predictions(model_dir, ds.scoring["false_inputs"], ds.decide)
     scored = device_scoring(ds.y_test, predictions, false_pred, ds.scoring["missed"], ds.class_names)
     scored["per_record"] = per_record(ds.y_test, predictions, ds.scoring["record"], ds.class_names)
     return scored

@@ -84,8 +84,9 @@ def train_task(opts: TrainOptions, ui) -> dict:
             write_bytes(out / "model_int8.tflite", int8)
             write_bytes(out / "model_float.tflite", convert.to_float_tflite(model))
         with ui.stage(f"evaluating float and int8 (generated C vs TFLM and LiteRT) on {len(ds.y_test)} test samples"):
-            float_metrics = classification_metrics(ds.y_test, predict_labels(model, ds.x_test), ds.class_names)
-            int8_eval = modeldir.evaluate_int8(out, ds.x_test, ds.y_test, ds.class_names)
+            float_predictions = predict_labels(model, ds.x_test, ds.decide)
+            float_metrics = classification_metrics(ds.y_test, float_predictions, ds.class_names)
+            int8_eval = modeldir.evaluate_int8(out, ds)
             int8_device = modeldir.device_metrics(out, ds, int8_eval["predictions"])
             modeldir.write_testset(out, ds)
             modeldir.write_golden(out, int8, ds.x_test, ds.y_test, ds.n_classes)

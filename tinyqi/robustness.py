@@ -45,7 +45,7 @@ def ecg_model(model_dir: Path, what: str) -> tuple[str, dict]:
 
 def scores(model_dir: Path, ds) -> dict:
     """int8 figures of the model directory on a dataset's test split: labelled beats and the device view (EC57)."""
-    pred = modeldir.int8_predictions(model_dir, ds.x_test)
+    pred = modeldir.int8_predictions(model_dir, ds.x_test, ds.decide)
     m = classification_metrics(ds.y_test, pred, ds.class_names)
     device = modeldir.device_metrics(model_dir, ds, pred)
     return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"],

@@ -89,8 +89,9 @@ def model_feed(xs: list[np.ndarray]):
     return xs[0] if len(xs) == 1 else xs
 
 
-def predict_labels(model, xs: list[np.ndarray]) -> np.ndarray:
-    return np.argmax(model.predict(model_feed(xs), batch_size=1024, verbose=0), axis=1)
+def predict_labels(model, xs: list[np.ndarray], decide) -> np.ndarray:
+    """The classes the float model gives, through the task's decision (Dataset.decide)."""
+    return decide(model.predict(model_feed(xs), batch_size=1024, verbose=0), xs)
 
 
 class _LastEpoch:
@@ -121,7 +122,7 @@ class _BestMacroF1:
 
             def on_epoch_end(self, epoch, logs=None):
                 probs = self.model.predict(model_feed(ds.x_val), batch_size=1024, verbose=0)
-                f1 = classification_metrics(ds.y_val, np.argmax(probs, axis=1), ds.class_names)["macro_f1"]
+                f1 = classification_metrics(ds.y_val, ds.decide(probs, ds.x_val), ds.class_names)["macro_f1"]
                 picked = probs[np.arange(len(ds.y_val)), ds.y_val]
                 loss = float(-np.mean(np.log(np.maximum(picked, 1e-12))))
                 if f1 > self.best_f1 or (f1 == self.best_f1 and loss < self.best_loss):

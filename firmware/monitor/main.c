@@ -1,7 +1,7 @@
 /* tinyqi monitoring firmware: ECG samples in, one class per detected beat out (docs/firmware.md, "Monitor app").
  *
  *   TQR record=<name> samples=<n>                                   a record starts (the chain starts afresh)
- *   TQB n=<sample index> class=<argmax> out=<o0>,<o1>,... cycles=<model cycles>     one line per described beat
+ *   TQB n=<sample index> class=<tq_ecg_decide> out=<o0>,<o1>,... cycles=<model cycles>  one line per described beat
  *   TQ_MONITOR_DONE samples=<N> beats=<B> chain_cycles=<c> model_cycles=<m> stack=<bytes>
  *
  * Every sample goes through the ECG chain (tq_ecg_push); every beat it describes (tq_ecg_next_beat) goes through
@@ -45,7 +45,8 @@ static void classify(const tq_ecg_beat_t *described) {
     memcpy(tq_model_input(RR_INPUT), described->x1, sizeof described->x1);
     uint32_t cycles = tq_monitor_invoke();
     tq_text text;
-    tq_monitor_result_begin(&text, "TQB", described->sample, tq_model_output());
+    tq_monitor_result_begin(&text, "TQB", described->sample,
+                            tq_ecg_decide(tq_model_output(), TQ_MODEL_OUTPUT_SIZE, described->x1), tq_model_output());
     tq_monitor_result_end(&text, cycles);
 }
 

@@ -34,7 +34,8 @@ static tq_vib_state_t chain;
 
 static void report_window(uint32_t first, uint32_t chain_cycles, uint32_t cycles) {
     tq_text text;
-    tq_monitor_result_begin(&text, "TQW", (int32_t)first, tq_model_output());
+    const tq_model_io_t *output = tq_model_output();
+    tq_monitor_result_begin(&text, "TQW", (int32_t)first, tq_monitor_argmax(output, TQ_MODEL_OUTPUT_SIZE), output);
     tq_text_str(&text, " chain=");
     tq_text_u64(&text, chain_cycles);
     tq_monitor_result_end(&text, cycles);

@@ -66,8 +66,8 @@ static inline uint32_t tq_monitor_cycles_since(uint32_t start) {
     return elapsed > tq_monitor_read_pair_cycles ? elapsed - tq_monitor_read_pair_cycles : 0u;
 }
 
-/* First index of the largest output, as numpy.argmax. */
-static int tq_monitor_argmax(const tq_model_io_t *values, int count) {
+/* First index of the largest output, as numpy.argmax (inline: the ECG app decides with tq_ecg_decide instead). */
+static inline int tq_monitor_argmax(const tq_model_io_t *values, int count) {
     int best = 0;
     for (int i = 1; i < count; ++i) {
         if (values[i] > values[best]) {
@@ -98,14 +98,16 @@ static void tq_monitor_report_record(const tq_source_record_t *record) {
     tq_output_line(tq_text_end_line(&text));
 }
 
-/* "<tag> n=<n> class=<argmax> out=<o0>,<o1>,..." of the model's output: a result line up to the app's own fields. */
-static void tq_monitor_result_begin(tq_text *text, const char *tag, int32_t n, const tq_model_io_t *output) {
+/* "<tag> n=<n> class=<class> out=<o0>,<o1>,..." of the model's output and the app's decision: a result line up to the
+ * app's own fields. */
+static void tq_monitor_result_begin(tq_text *text, const char *tag, int32_t n, int decided,
+                                    const tq_model_io_t *output) {
     tq_text_init(text, tq_monitor_line, sizeof tq_monitor_line);
     tq_text_str(text, tag);
     tq_text_str(text, " n=");
     tq_text_i32(text, n);
     tq_text_str(text, " class=");
-    tq_text_u64(text, (uint64_t)tq_monitor_argmax(output, TQ_MODEL_OUTPUT_SIZE));
+    tq_text_u64(text, (uint64_t)decided);
     tq_text_str(text, " out=");
     for (int i = 0; i < TQ_MODEL_OUTPUT_SIZE; ++i) {
         if (i > 0) {

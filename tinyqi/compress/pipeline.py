@@ -355,7 +355,7 @@ def _write_variant(model, tflite: bytes, tm, run: Run, out: Path, opts: Compress
     if tables:
         csr.write_tables(out / "model_int8.tflite", tables)
     model.save(out / "model.keras")
-    evaluation = modeldir.evaluate_int8(out, ds.x_test, ds.y_test, ds.class_names)
+    evaluation = modeldir.evaluate_int8(out, ds)
     modeldir.write_golden(out, tflite, ds.x_test, ds.y_test, ds.n_classes)
     row = ablation_row(variant_name(opts), evaluation["metrics"], tm, tables, seconds)
     metrics = {

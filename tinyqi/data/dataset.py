@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
+
+
+def largest_score(scores: np.ndarray, xs: list[np.ndarray]) -> np.ndarray:
+    """The usual decision: the class with the largest score (the first of equal ones, as numpy.argmax)."""
+    return np.argmax(scores, axis=1)
 
 
 @dataclass
@@ -29,6 +35,9 @@ class Dataset:
     # The int8 input scale when the device computes the model's inputs as int8 itself (zero point 0); None: the
     # converter calibrates it.
     input_scale: float | None = None
+    # The device's decision: classes from the model's scores (n, classes) and the inputs it was given (Keras order).
+    # Every prediction that is scored goes through it; ECG: tinyqi.data.ecg.decide.
+    decide: Callable[[np.ndarray, list[np.ndarray]], np.ndarray] = largest_score
 
     @property
     def input_shapes(self) -> list[tuple[int, ...]]:

@@ -77,7 +77,13 @@ def load_ecg_dataset(data_dir=None, *, sample: bool = False, split: str = "inter
                "record": test.record[test_matched], "false_record": false.record}
     test = mitdb.select(test, test_matched)
     return Dataset(mitdb.CLASSES, model_inputs(train), train.label, model_inputs(val), val.label,
-                   model_inputs(test), test.label, info, scoring, chain.INPUT_SCALE)
+                   model_inputs(test), test.label, info, scoring, chain.INPUT_SCALE, decide)
+
+
+def decide(scores: np.ndarray, xs: list[np.ndarray]) -> np.ndarray:
+    """The device's decision (tinyqi.signal.ecg.decide) on float model inputs: the RR features' chain ints are
+    exact multiples of the input scale (model_inputs)."""
+    return chain.decide(scores, np.rint(xs[1] / chain.INPUT_SCALE).astype(np.int64))
 
 
 def model_inputs(beats: mitdb.Beats) -> list[np.ndarray]:

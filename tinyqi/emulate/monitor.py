@@ -6,8 +6,9 @@ reference sees exactly what the firmware ran), the run on an engine, the compari
 (MonitorTask) says what its result line describes and how its reference and energy are computed:
 tinyqi.emulate.monitor_ecg (a line per beat) and tinyqi.emulate.monitor_vibration (a line per window).
 
-A result line matches when its position (n=) and every output equal the reference's and its class is their argmax;
-its cycles are the firmware's own measurement.
+A result line matches when its position (n=) and every output equal the reference's and its class is the task's
+decision on them (ECG: tinyqi.signal.ecg.decide; vibration: the largest output); its cycles are the firmware's own
+measurement.
 """
 
 from __future__ import annotations
@@ -48,12 +49,18 @@ class StreamRecord:
 
 @dataclass(frozen=True)
 class Reference:
-    """What the firmware should print for one record: a position and TFLM's int8 outputs per result line."""
+    """What the firmware should print for one record: a position, TFLM's int8 outputs and the class per result line."""
     positions: np.ndarray  # n= of every line: a beat's fiducial sample, a window's first sample
     outputs: np.ndarray  # (lines, classes) int8 from TFLM
+    classes: np.ndarray | None = None  # the task's decision per line; None: the largest output (numpy.argmax)
 
     def lines(self) -> list[tuple[int, tuple[int, ...]]]:
         return [(int(n), tuple(int(v) for v in out)) for n, out in zip(self.positions, self.outputs)]
+
+    def decided(self) -> list[int]:
+        if self.classes is not None:
+            return [int(c) for c in self.classes]
+        return [int(c) for c in np.argmax(self.outputs, axis=1)] if len(self.positions) else []
 
 
 @dataclass(frozen=True)
@@ -252,21 +259,24 @@ def read_stream(elf_path: Path) -> list[StreamRecord]:
     return records
 
 
-def tflm_reference(positions: np.ndarray, tflite: bytes, inputs: list[np.ndarray]) -> Reference:
-    """TFLM's int8 outputs for the lines at `positions`; `inputs`: the model's inputs for them, in .tflite order."""
+def tflm_reference(positions: np.ndarray, tflite: bytes, inputs: list[np.ndarray],
+                   decide: Callable[[np.ndarray], np.ndarray] | None = None) -> Reference:
+    """TFLM's int8 outputs for the lines at `positions`; `inputs`: the model's inputs for them, in .tflite order;
+    `decide`: the task's classes from those outputs (None: the largest output)."""
     from tinyqi import convert  # imported here: TFLM loads its native runtime
 
     if len(positions) == 0:
         return Reference(positions, np.zeros((0, 0), np.int8))
-    return Reference(positions, convert.run_tflm(tflite, inputs))
+    outputs = convert.run_tflm(tflite, inputs)
+    return Reference(positions, outputs, None if decide is None else decide(outputs))
 
 
 def check_record(lines: RecordLines, reference: Reference, unit: str) -> RecordCheck:
-    expected = reference.lines()
+    expected, classes = reference.lines(), reference.decided()
     got = [(line.n, line.outputs) for line in lines.lines]
     bad = [i for i in range(max(len(got), len(expected)))
            if i >= len(got) or i >= len(expected) or got[i] != expected[i]
-           or lines.lines[i].predicted_class != int(np.argmax(got[i][1]))]
+           or lines.lines[i].predicted_class != classes[i]]
     first = None
     if bad:
         i = bad[0]
@@ -281,8 +291,8 @@ def renode_expected_lines(stream: list[StreamRecord], references: list[Reference
     lines = []
     for record, reference in zip(stream, references):
         lines.append(f"TQR record={re.escape(record.name)} samples={len(record.adc)}")
-        lines += [f"{task.tag} n={n} class={int(np.argmax(out))} out={','.join(map(str, out))}{chain} cycles=\\d+"
-                  for n, out in reference.lines()]
+        lines += [f"{task.tag} n={n} class={c} out={','.join(map(str, out))}{chain} cycles=\\d+"
+                  for (n, out), c in zip(reference.lines(), reference.decided())]
     samples = sum(len(record.adc) for record in stream)
     inferences = sum(len(reference.positions) for reference in references)
     lines.append(f"TQ_MONITOR_DONE samples={samples} {task.unit}s={inferences} chain_cycles=\\d+ model_cycles=\\d+ "

@@ -21,7 +21,8 @@ def reference_beats(adc: np.ndarray, tflite: bytes, inputs: list[str]) -> Refere
     """The chain's described beats and TFLM's int8 outputs for them; `inputs` maps .tflite inputs to x0 / x1."""
     beats = ecg.run_chain(adc)
     chosen = {"x0": beats.x0, "x1": beats.x1}
-    return tflm_reference(beats.sample[beats.described], tflite, [chosen[name] for name in inputs])
+    return tflm_reference(beats.sample[beats.described], tflite, [chosen[name] for name in inputs],
+                          lambda outputs: ecg.decide(outputs, beats.x1))
 
 
 def references(model_dir: Path, stream: list[StreamRecord]) -> list[Reference]:

@@ -80,6 +80,9 @@ IRREGULAR_SHIFT = 5  # the irregular fraction: EMA 1/32 of irregular pairs, kept
 RR_FEATURES = ["pre_over_local", "post_over_local", "pre_over_long", "post_over_long", "local_over_long",
                "irregular_fraction"]
 INPUT_SCALE = 1.0 / RATIO_ONE  # the model's input scale for both inputs (zero point 0)
+IRREGULAR_FEATURE = RR_FEATURES.index("irregular_fraction")
+CLASS_S = 1  # the model's output order is the AAMI classes N, S, V, F, Q (tinyqi.data.mitdb.CLASSES)
+NO_S_IRREGULAR = 80  # the decision: no S while the irregular fraction (Q7) is at least 80/128 (see decide())
 
 
 def box(x: np.ndarray, length: int) -> np.ndarray:
@@ -236,6 +239,19 @@ def irregular_update(irregular_q12: int, rr_hist: list[int], local: int) -> int:
         return irregular_q12
     irregular = abs(rr_hist[-1] - rr_hist[-2]) * IRREGULAR_JUMP > local
     return irregular_q12 + (((int(irregular) << 12) - irregular_q12) >> IRREGULAR_SHIFT)
+
+
+def decide(scores: np.ndarray, rr: np.ndarray) -> np.ndarray:
+    """The device's class per beat: the model's largest score, except that a beat is not called S while the rhythm
+    is irregular (the irregular fraction, rr's Q7 feature, at least NO_S_IRREGULAR / 128). In atrial fibrillation
+    every beat comes at an unexpected time and AAMI labels them N; the model, trained on DS1's two fibrillation
+    records, still called 200-270 of record 203's N beats S in DS1 CV. Chosen on DS1 CV: docs/signal.md, "The
+    decision". Ties go to the first class, as numpy.argmax and tq_ecg_decide()."""
+    scores = np.asarray(scores)
+    allowed = np.ones(scores.shape, bool)
+    allowed[:, CLASS_S] = np.asarray(rr)[:, IRREGULAR_FEATURE] < NO_S_IRREGULAR
+    lowest = np.iinfo(scores.dtype).min if scores.dtype.kind == "i" else -np.inf
+    return np.argmax(np.where(allowed, scores, lowest), axis=1)
 
 
 def centred_window(b: np.ndarray, f: int) -> np.ndarray:

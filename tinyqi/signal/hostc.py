@@ -165,3 +165,32 @@ def compare_record(adc: np.ndarray) -> dict:
         "beat_mismatches": int((x0 | x1 | sample).sum()),
         "x0_mismatches": int(x0.sum()), "x1_mismatches": int(x1.sum()), "sample_mismatches": int(sample.sum()),
     }
+
+
+DECIDE_HARNESS = r"""/* tinyqi ECG decision host harness: per beat %(scores)d int8 scores and %(rr)d int8 RR features
+ * in (stdin), one int8 class out (stdout); see hostc.py */
+#include <stdio.h>
+
+#include "tq_ecg.h"
+
+int main(void)
+{
+    int8_t row[%(scores)d + TQ_ECG_RR_FEATURES];
+    while (fread(row, 1, sizeof row, stdin) == sizeof row) {
+        const signed char decided = (signed char)tq_ecg_decide(row, %(scores)d, row + %(scores)d);
+        fwrite(&decided, 1, 1, stdout);
+    }
+    return fflush(stdout) == 0 ? 0 : 4;
+}
+"""
+
+
+def decide_c(scores: np.ndarray, rr: np.ndarray) -> np.ndarray:
+    """tq_ecg_decide() on every row of int8 `scores` (beats, classes) with the beats' int8 RR features `rr`, under
+    sanitizers: the C twin of ecg.decide."""
+    scores, rr = np.asarray(scores, np.int8), np.asarray(rr, np.int8)
+    harness = DECIDE_HARNESS % {"scores": scores.shape[1], "rr": rr.shape[1]}
+    sources = [runtime_dir() / "src" / "tq_ecg_decide.c", runtime_dir() / "include" / "tq_ecg.h"]
+    exe = cached_executable(f"ecg-decide{scores.shape[1]}", harness, sources, "the ECG decision")
+    stdout = run_sanitized([str(exe)], np.concatenate([scores, rr], axis=1).tobytes(), "C ECG decision")
+    return np.frombuffer(stdout, np.int8).astype(np.int64)

@@ -65,6 +65,9 @@ extern "C" {
 #define TQ_ECG_RR_FEATURES 6
 #define TQ_ECG_WAVE_CHANNELS 1 /* beat minus template: ecg.WAVE_CHANNELS */
 #define TQ_ECG_PENDING 8 /* detected beats not yet described (power of two); see tq_ecg_beat.c for the bound */
+#define TQ_ECG_IRREGULAR_FEATURE 5 /* x1's irregular fraction (Q7) */
+#define TQ_ECG_CLASS_S 1 /* the model's outputs are the AAMI classes N, S, V, F, Q */
+#define TQ_ECG_NO_S_IRREGULAR 80 /* no S while the irregular fraction is at least 80/128: tq_ecg_decide() */
 
 /* Device limits (docs/signal.md, "C implementation"): the chain counts samples in int32, so it must be re-initialised
  * before 2^31 input samples (69 days at 360 Hz); RR intervals enter the beat features clamped to TQ_ECG_RR_LIMIT b
@@ -130,6 +133,11 @@ void tq_ecg_push(tq_ecg_state_t *s, int16_t sample);
 
 /* After a push: 1 and fills *beat while a beat is ready to classify (at most a few per push), else 0. */
 int tq_ecg_next_beat(tq_ecg_state_t *s, tq_ecg_beat_t *beat);
+
+/* The class of a described beat from the model's `count` int8 scores: the largest (the first of equal ones), except
+ * that S is not a candidate while the beat's irregular fraction (rr = its x1) is at least TQ_ECG_NO_S_IRREGULAR:
+ * in atrial fibrillation AAMI labels every beat N. Python twin: tinyqi.signal.ecg.decide. */
+int tq_ecg_decide(const int8_t *scores, int count, const int8_t *rr);
 
 #ifdef __cplusplus
 }
