@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
+from tinyqi.data.ecg import DECISION_NOTE
 from tinyqi.tflite_model import load_tflite
 
 CONTRACT_FILES = ["model.keras", "model_int8.tflite", "metrics.json", "report.md", "confusion_int8.png", "manifest.json"]
@@ -73,6 +74,12 @@ def test_sample_run_says_so_loudly(two_runs):
     assert "training on the bundled sample" in result.stderr
     assert "SAMPLE" in (out / "report.md").read_text()
     assert "BUNDLED SAMPLE" in result.stdout
+
+
+def test_the_run_says_how_a_beat_gets_its_class(two_runs):
+    out, _ = two_runs[0]
+    assert json.loads((out / "metrics.json").read_text())["dataset"]["decision"] == DECISION_NOTE
+    assert f"Class per beat: {DECISION_NOTE}." in (out / "report.md").read_text()
 
 
 def test_golden_vectors_are_tflm_outputs(two_runs):

@@ -69,7 +69,8 @@ def device_section(metrics: dict, class_names: list[str]) -> list[str]:
     det = ds["test_detection"]
     cells = [f"{device['per_class'][c]['se']:.3f} | {device['per_class'][c]['ppv']:.3f}" for c in class_names]
     return ["## The device job (beats found by the device's own detector)", "",
-            f"Beats source: {ds['beats']} ({ds['chain']}).", "",
+            f"Beats source: {ds['beats']} ({ds['chain']}). Class per beat: "
+            f"{ds.get('decision', 'the largest score (a run from before the decision)')}.", "",
             f"QRS detection on the test records: Se {det['se']:.4f}, +P {det['ppv']:.4f} "
             f"({det['tp']} found, {det['fn']} missed, {det['fp']} false).", "",
             "| int8, EC57 beat by beat | macro-F1 | macro-F1 N/S/V | "

@@ -25,6 +25,8 @@ CHAIN_NOTE = ("device chain on raw samples (tinyqi.signal.ecg): causal integer f
               "matched to the annotations within 150 ms for labels only")
 ANNOTATED_NOTE = ("COMPARISON ONLY: the device chain's features at the annotated R-peak positions, not at the "
                   "detector's; not what a device computes")
+DECISION_NOTE = ("the largest score, except no S while the irregular fraction is at least "
+                 f"{chain.NO_S_IRREGULAR}/128 (tinyqi.signal.ecg.decide, C tq_ecg_decide)")
 PHYSIONET_URL = "https://physionet.org/files/mitdb/1.0.0/"
 
 
@@ -61,6 +63,7 @@ def load_ecg_dataset(data_dir=None, *, sample: bool = False, split: str = "inter
         "beats": beats,
         "fiducial_shift": shift,
         "chain": CHAIN_NOTE if beats == "detected" else ANNOTATED_NOTE,
+        "decision": DECISION_NOTE,
         "train_beats": int(len(train.label)),
         "train_noisy_beats": int(sum(len(b.label) for b in noisy.values())),  # of train_beats (tinyqi.data.augment)
         "val_beats": int(len(val.label)),
