@@ -156,16 +156,29 @@ def test_cortex_m4_build_has_no_float_and_the_documented_size(tmp_path):
 
 
 def test_the_decision_is_the_same_in_c():
-    """tq_ecg_decide() against ecg.decide on random scores (ties included: few distinct values) and on irregular
-    fractions around the limit, with the header's constants equal to Python's."""
+    """tq_ecg_decide() against ecg.decide over a stream of 4,000 beats: eight shapes (more than the clusters, so
+    clusters are replaced) plus noise around the joining limit and extreme windows, random scores with ties (few
+    distinct values) and irregular fractions around the limit, with the header's constants equal to Python's."""
     header = (RUNTIME / "include" / "tq_ecg.h").read_text()
     for name, value in (("IRREGULAR_FEATURE", ecg.IRREGULAR_FEATURE), ("CLASS_S", ecg.CLASS_S),
-                        ("NO_S_IRREGULAR", ecg.NO_S_IRREGULAR)):
+                        ("NO_S_IRREGULAR", ecg.NO_S_IRREGULAR), ("CLASS_N", ecg.CLASS_N),
+                        ("CLASS_V", ecg.CLASS_V), ("CLUSTERS", ecg.CLUSTERS), ("CLUSTER_SHIFT", ecg.CLUSTER_SHIFT),
+                        ("VOTE_SHIFT", ecg.VOTE_SHIFT), ("SCORE_OFFSET", ecg.SCORE_OFFSET)):
         assert int(re.search(rf"#define TQ_ECG_{name} (\d+)", header).group(1)) == value, name
+    limit = re.search(r"#define TQ_ECG_CLUSTER_LIMIT \((\d+) \* TQ_ECG_WINDOW \* TQ_ECG_WAVE_CHANNELS\)", header)
+    assert int(limit.group(1)) * ecg.WINDOW * len(ecg.WAVE_CHANNELS) == ecg.CLUSTER_LIMIT
     gen = rng(7)
-    scores = gen.choice(np.array([-128, -3, 0, 5, 127], np.int8), size=(4000, 5))
-    rr = gen.integers(-128, 128, size=(4000, len(ecg.RR_FEATURES))).astype(np.int8)
-    rr[:, ecg.IRREGULAR_FEATURE] = gen.integers(ecg.NO_S_IRREGULAR - 3, ecg.NO_S_IRREGULAR + 3, size=4000)
-    expected = ecg.decide(scores, rr)
-    np.testing.assert_array_equal(hostc.decide_c(scores, rr), expected)
+    n = 4000
+    shapes = gen.integers(-100, 100, size=(8, ecg.WINDOW))
+    noise = gen.integers(-9, 10, size=(n, ecg.WINDOW)) * gen.integers(0, 2, size=(n, 1))
+    waves = np.clip(shapes[gen.integers(0, 8, size=n) // gen.integers(1, 3, size=n)] + noise, -128, 127)
+    waves[::97] = gen.choice([-128, 127], size=(len(waves[::97]), ecg.WINDOW))
+    scores = gen.choice(np.array([-128, -3, 0, 5, 127], np.int8), size=(n, 5))
+    rr = gen.integers(-128, 128, size=(n, len(ecg.RR_FEATURES))).astype(np.int8)
+    rr[:, ecg.IRREGULAR_FEATURE] = gen.integers(ecg.NO_S_IRREGULAR - 3, ecg.NO_S_IRREGULAR + 3, size=n)
+    expected = ecg.decide(scores, rr, waves)
+    np.testing.assert_array_equal(hostc.decide_c(scores, rr, waves), expected)
+    without_votes = scores.astype(np.int64)
+    without_votes[rr[:, ecg.IRREGULAR_FEATURE] >= ecg.NO_S_IRREGULAR, ecg.CLASS_S] = -129
     assert np.any(expected == ecg.CLASS_S) and np.any(np.argmax(scores, axis=1) != expected)
+    assert np.any(np.argmax(without_votes, axis=1) != expected)  # the clusters voted

@@ -114,10 +114,40 @@ def test_no_s_while_the_rhythm_is_irregular():
                        [7, 7, -5, -5, -5]], np.int8)
     rr = np.zeros((5, len(ecg.RR_FEATURES)), np.int8)
     rr[:, ecg.IRREGULAR_FEATURE] = [ecg.NO_S_IRREGULAR - 1, ecg.NO_S_IRREGULAR, 127, 127, 0]
-    np.testing.assert_array_equal(ecg.decide(scores, rr), [1, 2, 2, 0, 0])
-    np.testing.assert_array_equal(ecg.decide(scores.astype(np.float32) / 128, rr), [1, 2, 2, 0, 0])
-    xs = [np.zeros((5, ecg.WINDOW, 1), np.float32), rr.astype(np.float32) * ecg.INPUT_SCALE]
+    waves = np.repeat(np.arange(5)[:, None] * 20, ecg.WINDOW, axis=1)  # five shapes: no beat joins a cluster
+    np.testing.assert_array_equal(ecg.decide(scores, rr, waves), [1, 2, 2, 0, 0])
+    probabilities = (scores.astype(np.float32) + 128) / 256  # a float model's outputs, on the int8 grid
+    xs = [waves[..., None].astype(np.float32) * ecg.INPUT_SCALE, rr.astype(np.float32) * ecg.INPUT_SCALE]
     np.testing.assert_array_equal(ecg_data.decide(scores, xs), [1, 2, 2, 0, 0])
+    np.testing.assert_array_equal(ecg_data.decide(probabilities, xs), [1, 2, 2, 0, 0])
+
+
+def test_a_shape_the_patient_showed_as_v_is_v_again():
+    """The shape-cluster vote: a beat of a shape the patient's earlier beats showed as V is called V even when its
+    own scores lean to N; a beat of a new shape keeps its own scores; S keeps the beat's own score, so a clear S
+    beat of the patient's N shape stays S; a fifth shape
+    replaces the least recently joined cluster, whose history is then forgotten; each recording starts afresh."""
+    from tinyqi.data import ecg as ecg_data
+
+    v_shape, others = np.full(ecg.WINDOW, 60), [np.full(ecg.WINDOW, -20 * k) for k in range(1, 5)]
+    strong_v, lean_n = [-128, -128, 100, -128, -128], [10, -128, 0, -128, -128]
+    strong_n, clear_s = [100, -128, -128, -128, -128], [-128, 120, -128, -128, -128]
+    rr = np.zeros((1, len(ecg.RR_FEATURES)), np.int8)
+
+    def classes(rows):
+        waves, scores = zip(*rows)
+        return ecg.decide(np.array(scores, np.int8), np.repeat(rr, len(rows), axis=0), np.array(waves)).tolist()
+
+    assert classes([(v_shape, strong_v)] * 3 + [(v_shape + 3, lean_n)]) == [2, 2, 2, 2]
+    assert classes([(others[0], strong_v)] * 3 + [(v_shape, lean_n)]) == [2, 2, 2, 0]  # a new shape: its own
+    assert classes([(others[0], strong_n)] * 3 + [(others[0], clear_s)]) == [0, 0, 0, 1]  # S: told by timing
+    forgotten = [(v_shape, strong_v)] * 3 + [(o, lean_n) for o in others] + [(v_shape, lean_n)]
+    assert classes(forgotten)[-1] == 0
+    waves = np.array([v_shape] * 4)[..., None].astype(np.float32) * ecg.INPUT_SCALE
+    xs = [waves, np.repeat(rr, 4, axis=0).astype(np.float32)]
+    scores = np.array([strong_v, strong_v, strong_v, lean_n], np.int8)
+    assert ecg_data.decide(scores, xs).tolist() == [2, 2, 2, 2]
+    assert ecg_data.decide(scores, xs, np.array(["a", "a", "a", "b"])).tolist() == [2, 2, 2, 0]
 
 
 def test_only_beats_that_are_not_premature_update_the_template():

@@ -71,7 +71,7 @@ def fold_dataset(per_record: dict, held_out: list[str], noisy: dict | None = Non
     x_train = model_inputs(train)
     empty = [np.zeros((0, *x.shape[1:]), np.float32) for x in x_train]
     return Dataset(mitdb.CLASSES, x_train, train.label, empty, np.zeros(0, np.int64),
-                   model_inputs(test), test.label, {"held_out": held_out}, decide=decide)
+                   model_inputs(test), test.label, {"held_out": held_out}, decide=decide, test_groups=test.record)
 
 
 def cross_validate(per_record: dict, *, noisy: dict | None = None, seeds=(0, 1, 2), epochs: int = CV_EPOCHS,
@@ -98,7 +98,7 @@ def cross_validate(per_record: dict, *, noisy: dict | None = None, seeds=(0, 1, 
                                      learning_rate=learning_rate, weight_power=weight_power, weight_ema=weight_ema,
                                      select_epoch=False)
             y.append(ds.y_test)
-            pred.append(predict_labels(model, ds.x_test, ds.decide))
+            pred.append(predict_labels(model, ds.x_test, ds.decide, ds.test_groups))
             names.append(np.concatenate([per_record[n].record for n in held_out]))
             if progress:
                 progress(seed, i + 1, len(folds))

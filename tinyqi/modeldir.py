@@ -36,14 +36,17 @@ def evaluate_int8(model_dir: Path, ds: Dataset) -> dict:
     ours = hostc.int8_outputs(model_dir, q, use_csr=True)
     tflm = convert.run_tflm(tflite, q)
     litert = convert.run_litert_ref(tflite, q)
-    predictions, litert_predictions = ds.decide(ours, ds.x_test), ds.decide(litert, ds.x_test)
+    predictions, false_predictions = test_predictions(model_dir, ds, ours)
+    litert_predictions = ds.decide(litert, ds.x_test, ds.test_groups)
     return {
         "predictions": predictions,
+        "false_predictions": false_predictions,
         "metrics": classification_metrics(ds.y_test, predictions, ds.class_names),
         "tflm_mismatches": int(np.count_nonzero(ours != tflm)),
         "litert_ref": {
             "mismatches_vs_tflm": int(np.count_nonzero(litert != tflm)),
-            "argmax_mismatches_vs_tflm": int(np.count_nonzero(litert_predictions != ds.decide(tflm, ds.x_test))),
+            "argmax_mismatches_vs_tflm": int(np.count_nonzero(
+                litert_predictions != ds.decide(tflm, ds.x_test, ds.test_groups))),
             **{k: v for k, v in classification_metrics(ds.y_test, litert_predictions, ds.class_names).items()
                if k in ("accuracy", "macro_f1")},
         },
@@ -51,27 +54,39 @@ def evaluate_int8(model_dir: Path, ds: Dataset) -> dict:
     }
 
 
-def int8_predictions(model_dir: Path, xs: list[np.ndarray], decide) -> np.ndarray:
-    """Classes the model directory's generated C gives float inputs `xs` (Keras order), by `decide`
-    (Dataset.decide)."""
+def int8_scores(model_dir: Path, xs: list[np.ndarray]) -> np.ndarray:
+    """The int8 outputs the model directory's generated C gives float inputs `xs` (Keras order)."""
     if len(xs[0]) == 0:
-        return np.zeros(0, np.int64)
+        return np.zeros((0, 1), np.int8)  # no rows: every decision gives no classes
     tflite = (Path(model_dir) / "model_int8.tflite").read_bytes()
-    q = convert.quantize_inputs(parse_tflite(tflite), xs)
-    return decide(hostc.int8_outputs(model_dir, q, use_csr=True), xs)
+    return hostc.int8_outputs(model_dir, convert.quantize_inputs(parse_tflite(tflite), xs), use_csr=True)
+
+
+def test_predictions(model_dir: Path, ds: Dataset, test_scores: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The generated C's classes of the test rows, and of the false detections when the dataset carries the device
+    scoring: then both are decided together, in the order the device met them (Dataset.decide_device)."""
+    if test_scores is None:
+        test_scores = int8_scores(model_dir, ds.x_test)
+    if ds.scoring is None:
+        return ds.decide(test_scores, ds.x_test, ds.test_groups), None
+    false_scores = int8_scores(model_dir, ds.scoring["false_inputs"])
+    if len(false_scores) == 0:
+        false_scores = np.zeros((0, test_scores.shape[1]), test_scores.dtype)
+    return ds.decide_device(test_scores, false_scores)
 
 
 def validation_metrics(model_dir: Path, ds: Dataset) -> dict:
     """int8 metrics (generated C) on the training side's validation records: what model selection may look at."""
-    return classification_metrics(ds.y_val, int8_predictions(model_dir, ds.x_val, ds.decide), ds.class_names)
+    predictions = ds.decide(int8_scores(model_dir, ds.x_val), ds.x_val, ds.val_groups)
+    return classification_metrics(ds.y_val, predictions, ds.class_names)
 
 
-def device_metrics(model_dir: Path, ds: Dataset, predictions: np.ndarray) -> dict | None:
-    """The ECG device scoring (evaluate.device_scoring) of a model directory, when the dataset carries it."""
+def device_metrics(ds: Dataset, predictions: np.ndarray, false_predictions: np.ndarray | None) -> dict | None:
+    """The ECG device scoring (evaluate.device_scoring) of test_predictions(), when the dataset carries it."""
     if ds.scoring is None:
         return None
-    false_pred = int8_predictions(model_dir, ds.scoring["false_inputs"], ds.decide)
-    scored = device_scoring(ds.y_test, predictions, false_pred, ds.scoring["missed"], ds.class_names)
+    scored = device_scoring(ds.y_test, predictions, false_predictions, ds.scoring["missed"], ds.class_names)
     scored["per_record"] = per_record(ds.y_test, predictions, ds.scoring["record"], ds.class_names)
     return scored
 

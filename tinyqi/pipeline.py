@@ -84,10 +84,10 @@ def train_task(opts: TrainOptions, ui) -> dict:
             write_bytes(out / "model_int8.tflite", int8)
             write_bytes(out / "model_float.tflite", convert.to_float_tflite(model))
         with ui.stage(f"evaluating float and int8 (generated C vs TFLM and LiteRT) on {len(ds.y_test)} test samples"):
-            float_predictions = predict_labels(model, ds.x_test, ds.decide)
+            float_predictions = predict_labels(model, ds.x_test, ds.decide, ds.test_groups)
             float_metrics = classification_metrics(ds.y_test, float_predictions, ds.class_names)
             int8_eval = modeldir.evaluate_int8(out, ds)
-            int8_device = modeldir.device_metrics(out, ds, int8_eval["predictions"])
+            int8_device = modeldir.device_metrics(ds, int8_eval["predictions"], int8_eval["false_predictions"])
             modeldir.write_testset(out, ds)
             modeldir.write_golden(out, int8, ds.x_test, ds.y_test, ds.n_classes)
         metrics = _metrics(task, opts, ds, float_metrics, int8_eval, int8, training)

@@ -45,9 +45,9 @@ def ecg_model(model_dir: Path, what: str) -> tuple[str, dict]:
 
 def scores(model_dir: Path, ds) -> dict:
     """int8 figures of the model directory on a dataset's test split: labelled beats and the device view (EC57)."""
-    pred = modeldir.int8_predictions(model_dir, ds.x_test, ds.decide)
+    pred, false_pred = modeldir.test_predictions(model_dir, ds)
     m = classification_metrics(ds.y_test, pred, ds.class_names)
-    device = modeldir.device_metrics(model_dir, ds, pred)
+    device = modeldir.device_metrics(ds, pred, false_pred)
     return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
             "device_macro_f1": device["macro_f1"], "device_macro_f1_nsv": device["macro_f1_nsv"],
             **{f"{c}_{k}": device["per_class"][c][k] for c in ("N", "S", "V") for k in ("se", "ppv")}}

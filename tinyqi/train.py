@@ -89,9 +89,10 @@ def model_feed(xs: list[np.ndarray]):
     return xs[0] if len(xs) == 1 else xs
 
 
-def predict_labels(model, xs: list[np.ndarray], decide) -> np.ndarray:
-    """The classes the float model gives, through the task's decision (Dataset.decide)."""
-    return decide(model.predict(model_feed(xs), batch_size=1024, verbose=0), xs)
+def predict_labels(model, xs: list[np.ndarray], decide, groups: np.ndarray | None = None) -> np.ndarray:
+    """The classes the float model gives, through the task's decision (Dataset.decide; `groups`: each row's
+    recording)."""
+    return decide(model.predict(model_feed(xs), batch_size=1024, verbose=0), xs, groups)
 
 
 class _LastEpoch:
@@ -122,7 +123,8 @@ class _BestMacroF1:
 
             def on_epoch_end(self, epoch, logs=None):
                 probs = self.model.predict(model_feed(ds.x_val), batch_size=1024, verbose=0)
-                f1 = classification_metrics(ds.y_val, ds.decide(probs, ds.x_val), ds.class_names)["macro_f1"]
+                f1 = classification_metrics(ds.y_val, ds.decide(probs, ds.x_val, ds.val_groups),
+                                           ds.class_names)["macro_f1"]
                 picked = probs[np.arange(len(ds.y_val)), ds.y_val]
                 loss = float(-np.mean(np.log(np.maximum(picked, 1e-12))))
                 if f1 > self.best_f1 or (f1 == self.best_f1 and loss < self.best_loss):

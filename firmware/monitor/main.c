@@ -7,7 +7,8 @@
  * Every sample goes through the ECG chain (tq_ecg_push); every beat it describes (tq_ecg_next_beat) goes through
  * the generated model. n: the beat's fiducial sample, counted from the record's first sample. cycles: DWT CYCCNT
  * around tq_model_invoke(), minus an empty read pair (as the harness, firmware/src/main.c). chain_cycles: the
- * same around every tq_ecg_push and tq_ecg_next_beat call, summed; model_cycles: the beats' cycles, summed.
+ * same around every tq_ecg_push, tq_ecg_next_beat and tq_ecg_decide call, summed; model_cycles: the beats' cycles,
+ * summed.
  * stack: the deepest main-stack use of the run (painted at start, measured at the end).
  * The samples come from tq_monitor_source.h: flash (emulation) or the SAADC (a board). What the vibration app
  * (main_vibration.c, the nrf52840-monitor-vibration env) shares with this one is in tq_monitor_common.h. */
@@ -37,6 +38,7 @@
 #endif
 
 static tq_ecg_state_t chain;
+static tq_ecg_votes_t votes; /* the decision's shape clusters: per patient, reset with the chain */
 static tq_ecg_beat_t beat;
 
 /* The chain's int8 values ARE the model's int8 inputs (scale 1/32, zero point 0: tinyqi/signal/ecg.py). */
@@ -44,9 +46,11 @@ static void classify(const tq_ecg_beat_t *described) {
     memcpy(tq_model_input(WAVE_INPUT), described->x0, sizeof described->x0);
     memcpy(tq_model_input(RR_INPUT), described->x1, sizeof described->x1);
     uint32_t cycles = tq_monitor_invoke();
+    uint32_t start = tq_cycles_now();
+    int decided = tq_ecg_decide(&votes, tq_model_output(), TQ_MODEL_OUTPUT_SIZE, described->x1, described->x0);
+    tq_monitor_totals.chain_cycles += tq_monitor_cycles_since(start);
     tq_text text;
-    tq_monitor_result_begin(&text, "TQB", described->sample,
-                            tq_ecg_decide(tq_model_output(), TQ_MODEL_OUTPUT_SIZE, described->x1), tq_model_output());
+    tq_monitor_result_begin(&text, "TQB", described->sample, decided, tq_model_output());
     tq_monitor_result_end(&text, cycles);
 }
 
@@ -72,6 +76,7 @@ int main(void) {
     tq_source_record_t record;
     while (tq_monitor_next_record(&record)) {
         tq_ecg_init(&chain);
+        tq_ecg_votes_init(&votes);
         int16_t sample;
         while (tq_source_sample(&sample)) {
             process(sample);

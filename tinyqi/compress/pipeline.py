@@ -365,7 +365,7 @@ def _write_variant(model, tflite: bytes, tm, run: Run, out: Path, opts: Compress
         "int8_litert_ref": evaluation["litert_ref"], "int8_outputs": evaluation["outputs"],
         **modeldir.model_summary(tflite), "ablation_row": row,
     }
-    device = modeldir.device_metrics(out, ds, evaluation["predictions"])
+    device = modeldir.device_metrics(ds, evaluation["predictions"], evaluation["false_predictions"])
     if device is not None:
         metrics["int8_device"] = device
     metrics["validation"] = modeldir.validation_metrics(out, ds)

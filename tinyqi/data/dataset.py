@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 
-def largest_score(scores: np.ndarray, xs: list[np.ndarray]) -> np.ndarray:
+def largest_score(scores: np.ndarray, xs: list[np.ndarray], groups: np.ndarray | None = None) -> np.ndarray:
     """The usual decision: the class with the largest score (the first of equal ones, as numpy.argmax)."""
     return np.argmax(scores, axis=1)
 
@@ -35,9 +35,12 @@ class Dataset:
     # The int8 input scale when the device computes the model's inputs as int8 itself (zero point 0); None: the
     # converter calibrates it.
     input_scale: float | None = None
-    # The device's decision: classes from the model's scores (n, classes) and the inputs it was given (Keras order).
-    # Every prediction that is scored goes through it; ECG: tinyqi.data.ecg.decide.
-    decide: Callable[[np.ndarray, list[np.ndarray]], np.ndarray] = largest_score
+    # The device's decision: classes from the model's scores (n, classes), the inputs it was given (Keras order) and
+    # which recording each row is from (rows in the device's order; None: one recording). Every prediction that is
+    # scored goes through it; ECG: tinyqi.data.ecg.decide, which keeps state per recording.
+    decide: Callable[[np.ndarray, list[np.ndarray], np.ndarray | None], np.ndarray] = largest_score
+    val_groups: np.ndarray | None = None  # the recording of each validation row
+    test_groups: np.ndarray | None = None  # the recording of each test row
 
     @property
     def input_shapes(self) -> list[tuple[int, ...]]:
@@ -46,3 +49,15 @@ class Dataset:
     @property
     def n_classes(self) -> int:
         return len(self.class_names)
+
+    def decide_device(self, test_scores: np.ndarray, false_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Classes of the test rows and of the false detections (scoring["false_inputs"]), decided together over
+        each recording's beats in the order the device met them (scoring["order"]): what the device says."""
+        n = len(test_scores)
+        xs = [np.concatenate([a, b]) for a, b in zip(self.x_test, self.scoring["false_inputs"])]
+        groups = np.concatenate([self.scoring["record"], self.scoring["false_record"]])
+        order = self.scoring["order"]
+        classes = np.zeros(len(groups), np.int64)
+        classes[order] = self.decide(np.concatenate([test_scores, false_scores])[order], [x[order] for x in xs],
+                                     groups[order])
+        return classes[:n], classes[n:]

@@ -25,8 +25,10 @@ CHAIN_NOTE = ("device chain on raw samples (tinyqi.signal.ecg): causal integer f
               "matched to the annotations within 150 ms for labels only")
 ANNOTATED_NOTE = ("COMPARISON ONLY: the device chain's features at the annotated R-peak positions, not at the "
                   "detector's; not what a device computes")
-DECISION_NOTE = ("the largest score, except no S while the irregular fraction is at least "
-                 f"{chain.NO_S_IRREGULAR}/128 (tinyqi.signal.ecg.decide, C tq_ecg_decide)")
+DECISION_NOTE = (f"N and V scores 1/{1 << chain.VOTE_SHIFT} the beat's own and the rest the running mean of the "
+                 f"patient's earlier beats of the same shape ({chain.CLUSTERS} clusters), then the largest score, "
+                 f"except no S while the irregular fraction is at least {chain.NO_S_IRREGULAR}/128 "
+                 "(tinyqi.signal.ecg.decide, C tq_ecg_decide)")
 PHYSIONET_URL = "https://physionet.org/files/mitdb/1.0.0/"
 
 
@@ -77,16 +79,36 @@ def load_ecg_dataset(data_dir=None, *, sample: bool = False, split: str = "inter
     }
     false = mitdb.select(test, ~test_matched)
     scoring = {"false_inputs": model_inputs(false), "missed": test.missed,
-               "record": test.record[test_matched], "false_record": false.record}
+               "record": test.record[test_matched], "false_record": false.record,
+               "order": device_order(mitdb.select(test, test_matched), false)}
     test = mitdb.select(test, test_matched)
     return Dataset(mitdb.CLASSES, model_inputs(train), train.label, model_inputs(val), val.label,
-                   model_inputs(test), test.label, info, scoring, chain.INPUT_SCALE, decide)
+                   model_inputs(test), test.label, info, scoring, chain.INPUT_SCALE, decide, val.record, test.record)
 
 
-def decide(scores: np.ndarray, xs: list[np.ndarray]) -> np.ndarray:
-    """The device's decision (tinyqi.signal.ecg.decide) on float model inputs: the RR features' chain ints are
-    exact multiples of the input scale (model_inputs)."""
-    return chain.decide(scores, np.rint(xs[1] / chain.INPUT_SCALE).astype(np.int64))
+def device_order(matched: mitdb.Beats, false: mitdb.Beats) -> np.ndarray:
+    """The order of the rows of matched then false beats in which the device met them: by recording, then time."""
+    return np.lexsort((np.concatenate([matched.sample, false.sample]),
+                       np.concatenate([matched.record, false.record])))
+
+
+def decide(scores: np.ndarray, xs: list[np.ndarray], groups: np.ndarray | None = None) -> np.ndarray:
+    """The device's decision (tinyqi.signal.ecg.decide) per recording: `groups` names each row's recording (None:
+    one recording), rows in the order the chain described them. The inputs' chain ints are exact multiples of the
+    input scale (model_inputs); a float model's probabilities are put on the int8 softmax grid (1/256) first."""
+    scores = np.asarray(scores)
+    if len(scores) == 0:
+        return np.zeros(0, np.int64)
+    if scores.dtype.kind == "f":
+        scores = np.clip(np.rint(scores * 256) - chain.SCORE_OFFSET, -128, 127).astype(np.int64)
+    waves, rr = (np.rint(x / chain.INPUT_SCALE).astype(np.int64) for x in xs)
+    waves = waves.reshape(len(waves), -1)
+    groups = np.zeros(len(scores), np.int64) if groups is None else np.asarray(groups)
+    out = np.zeros(len(scores), np.int64)
+    for group in dict.fromkeys(groups.tolist()):
+        rows = np.flatnonzero(groups == group)
+        out[rows] = chain.decide(scores[rows], rr[rows], waves[rows])
+    return out
 
 
 def model_inputs(beats: mitdb.Beats) -> list[np.ndarray]:
@@ -112,7 +134,8 @@ def _intra_patient(all_beats: mitdb.Beats, seed: int = 0):
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(all_beats.label))
     n_test, n_val = len(order) // 2, len(order) // 10
-    parts = (order[n_test + n_val :], order[n_test : n_test + n_val], order[:n_test])
+    # each part back in time order: the decision follows each recording's beats in the order they came
+    parts = [np.sort(p) for p in (order[n_test + n_val :], order[n_test : n_test + n_val], order[:n_test])]
     return [mitdb.select(all_beats, p) for p in parts]
 
 

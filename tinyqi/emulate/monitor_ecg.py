@@ -22,7 +22,7 @@ def reference_beats(adc: np.ndarray, tflite: bytes, inputs: list[str]) -> Refere
     beats = ecg.run_chain(adc)
     chosen = {"x0": beats.x0, "x1": beats.x1}
     return tflm_reference(beats.sample[beats.described], tflite, [chosen[name] for name in inputs],
-                          lambda outputs: ecg.decide(outputs, beats.x1))
+                          lambda outputs: ecg.decide(outputs, beats.x1, beats.x0.reshape(len(beats.x0), -1)))
 
 
 def references(model_dir: Path, stream: list[StreamRecord]) -> list[Reference]:

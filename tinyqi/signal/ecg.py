@@ -25,11 +25,13 @@ Model inputs: x0 = (128, 1) int8 beat - template (the patient's own running temp
 fibrillation from premature beats). Why the beat only relative to the template: a model that also sees the
 absolute waveform learns the training patients' QRS shapes and calls a new patient's bundle-branch-block beats V
 (DS1 patient-grouped 4-fold CV, 3 seeds: N/S/V macro-F1 0.654 vs 0.600, SVEB F1 0.363 vs 0.180; docs/signal.md). The model is converted with input scale 1/32 and zero point 0 for both, so these ints ARE its int8 inputs.
+After the model, decide() gives each beat its class (tq_ecg_decide): N and V scores mixed with those of the
+patient's earlier beats of the same shape, no S in an irregular rhythm.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -83,6 +85,13 @@ INPUT_SCALE = 1.0 / RATIO_ONE  # the model's input scale for both inputs (zero p
 IRREGULAR_FEATURE = RR_FEATURES.index("irregular_fraction")
 CLASS_S = 1  # the model's output order is the AAMI classes N, S, V, F, Q (tinyqi.data.mitdb.CLASSES)
 NO_S_IRREGULAR = 80  # the decision: no S while the irregular fraction (Q7) is at least 80/128 (see decide())
+CLASS_N, CLASS_V = 0, 2
+VOTED_CLASSES = (CLASS_N, CLASS_V)  # the classes a beat's shape tells (S is told by its timing): see decide()
+CLUSTERS = 4  # shape clusters per patient, the least recently joined one replaced by a new shape
+CLUSTER_SHIFT = 4  # centroid and vote EMA 1/16, both kept with 4 extra bits
+CLUSTER_LIMIT = 6 * WINDOW * len(WAVE_CHANNELS)  # a beat joins its nearest cluster within sum |x0 - centroid| <= this
+VOTE_SHIFT = 2  # a voted class's score: 1/4 the beat's own, 3/4 its cluster's running mean
+SCORE_OFFSET = 128  # int8 scores + 128: the softmax's 0..255
 
 
 def box(x: np.ndarray, length: int) -> np.ndarray:
@@ -241,17 +250,55 @@ def irregular_update(irregular_q12: int, rr_hist: list[int], local: int) -> int:
     return irregular_q12 + (((int(irregular) << 12) - irregular_q12) >> IRREGULAR_SHIFT)
 
 
-def decide(scores: np.ndarray, rr: np.ndarray) -> np.ndarray:
-    """The device's class per beat: the model's largest score, except that a beat is not called S while the rhythm
-    is irregular (the irregular fraction, rr's Q7 feature, at least NO_S_IRREGULAR / 128). In atrial fibrillation
-    every beat comes at an unexpected time and AAMI labels them N; the model, trained on DS1's two fibrillation
-    records, still called 200-270 of record 203's N beats S in DS1 CV. Chosen on DS1 CV: docs/signal.md, "The
-    decision". Ties go to the first class, as numpy.argmax and tq_ecg_decide()."""
-    scores = np.asarray(scores)
-    allowed = np.ones(scores.shape, bool)
-    allowed[:, CLASS_S] = np.asarray(rr)[:, IRREGULAR_FEATURE] < NO_S_IRREGULAR
-    lowest = np.iinfo(scores.dtype).min if scores.dtype.kind == "i" else -np.inf
-    return np.argmax(np.where(allowed, scores, lowest), axis=1)
+@dataclass
+class ShapeClusters:
+    """The decision's state for one patient (tq_ecg_votes_t): up to CLUSTERS centroids of x0 (4 extra bits), each
+    cluster's running mean of the voted classes' scores (offset scores, 4 extra bits), and when it was last joined
+    (0: unused)."""
+
+    centroid: np.ndarray = field(default_factory=lambda: np.zeros((CLUSTERS, WINDOW * len(WAVE_CHANNELS)), np.int64))
+    vote: np.ndarray = field(default_factory=lambda: np.zeros((CLUSTERS, len(VOTED_CLASSES)), np.int64))
+    last: np.ndarray = field(default_factory=lambda: np.zeros(CLUSTERS, np.int64))
+    beats: int = 0
+
+    def mixed(self, wave: np.ndarray, offset_scores: np.ndarray) -> np.ndarray:
+        """The beat's scores with 4 extra bits, N and V mixed with its cluster's (step a of decide())."""
+        self.beats += 1
+        out = offset_scores << CLUSTER_SHIFT
+        q = wave.astype(np.int64).ravel() << CLUSTER_SHIFT
+        voted = list(VOTED_CLASSES)
+        used = np.flatnonzero(self.last)
+        sad = np.abs(self.centroid[used] - q).sum(axis=1)
+        if len(used) and sad.min() <= CLUSTER_LIMIT << CLUSTER_SHIFT:
+            k = int(used[np.argmin(sad)])
+            out[voted] = (out[voted] + ((1 << VOTE_SHIFT) - 1) * self.vote[k]) >> VOTE_SHIFT
+            self.centroid[k] += (q - self.centroid[k]) >> CLUSTER_SHIFT
+            self.vote[k] += ((offset_scores[voted] << CLUSTER_SHIFT) - self.vote[k]) >> CLUSTER_SHIFT
+        else:
+            k = int(np.argmin(self.last))  # the first unused slot, else the least recently joined cluster
+            self.centroid[k] = q
+            self.vote[k] = offset_scores[voted] << CLUSTER_SHIFT
+        self.last[k] = self.beats
+        return out
+
+
+def decide(scores: np.ndarray, rr: np.ndarray, waves: np.ndarray) -> np.ndarray:
+    """The device's class per beat of one recording, in the order the chain described them (tq_ecg_decide), from
+    the model's int8 scores (beats, classes), the beats' RR features and their x0:
+    a. the beat joins the nearest of the patient's shape clusters (sum |x0 - centroid| at most CLUSTER_LIMIT), or
+       starts one; in a cluster it had joined before, its N and V scores become 1/4 its own and 3/4 the cluster's
+       running mean (EMA 1/16): a shape the patient's earlier beats showed as N (or V) is N (or V) again, while S,
+       told by timing, keeps the beat's own score;
+    b. the largest score wins (ties to the first class), except that S is not a candidate while the rhythm is
+       irregular (the irregular fraction, rr's Q7 feature, at least NO_S_IRREGULAR / 128): in atrial
+       fibrillation every beat comes at an unexpected time and AAMI labels them N.
+    Both chosen on DS1 cross-validation only: docs/signal.md, "The decision" and "The shape-cluster vote"."""
+    offset = np.asarray(scores, np.int64) + SCORE_OFFSET
+    clusters = ShapeClusters()
+    mixed = np.array([clusters.mixed(w, s) for w, s in zip(np.asarray(waves), offset)], np.int64)
+    mixed = mixed.reshape(offset.shape)
+    mixed[np.asarray(rr)[:, IRREGULAR_FEATURE] >= NO_S_IRREGULAR, CLASS_S] = -1
+    return np.argmax(mixed, axis=1)
 
 
 def centred_window(b: np.ndarray, f: int) -> np.ndarray:

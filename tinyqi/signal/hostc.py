@@ -167,17 +167,21 @@ def compare_record(adc: np.ndarray) -> dict:
     }
 
 
-DECIDE_HARNESS = r"""/* tinyqi ECG decision host harness: per beat %(scores)d int8 scores and %(rr)d int8 RR features
- * in (stdin), one int8 class out (stdout); see hostc.py */
+DECIDE_HARNESS = r"""/* tinyqi ECG decision host harness: per beat %(scores)d int8 scores, the RR features and the
+ * window x0 in (stdin), one int8 class out (stdout); one recording's beats in order; see hostc.py */
 #include <stdio.h>
 
 #include "tq_ecg.h"
 
 int main(void)
 {
-    int8_t row[%(scores)d + TQ_ECG_RR_FEATURES];
+    static tq_ecg_votes_t votes;
+    int8_t row[%(scores)d + TQ_ECG_RR_FEATURES + TQ_ECG_WINDOW * TQ_ECG_WAVE_CHANNELS];
+    tq_ecg_votes_init(&votes);
     while (fread(row, 1, sizeof row, stdin) == sizeof row) {
-        const signed char decided = (signed char)tq_ecg_decide(row, %(scores)d, row + %(scores)d);
+        const int8_t *rr = row + %(scores)d;
+        const signed char decided =
+            (signed char)tq_ecg_decide(&votes, row, %(scores)d, rr, rr + TQ_ECG_RR_FEATURES);
         fwrite(&decided, 1, 1, stdout);
     }
     return fflush(stdout) == 0 ? 0 : 4;
@@ -185,12 +189,13 @@ int main(void)
 """
 
 
-def decide_c(scores: np.ndarray, rr: np.ndarray) -> np.ndarray:
-    """tq_ecg_decide() on every row of int8 `scores` (beats, classes) with the beats' int8 RR features `rr`, under
-    sanitizers: the C twin of ecg.decide."""
+def decide_c(scores: np.ndarray, rr: np.ndarray, waves: np.ndarray) -> np.ndarray:
+    """tq_ecg_decide() on the beats of one recording in order: int8 `scores` (beats, classes), the beats' int8 RR
+    features `rr` and windows `waves` (beats, WINDOW * channels), under sanitizers: the C twin of ecg.decide."""
     scores, rr = np.asarray(scores, np.int8), np.asarray(rr, np.int8)
-    harness = DECIDE_HARNESS % {"scores": scores.shape[1], "rr": rr.shape[1]}
+    waves = np.asarray(waves, np.int8).reshape(len(scores), -1)
+    harness = DECIDE_HARNESS % {"scores": scores.shape[1]}
     sources = [runtime_dir() / "src" / "tq_ecg_decide.c", runtime_dir() / "include" / "tq_ecg.h"]
     exe = cached_executable(f"ecg-decide{scores.shape[1]}", harness, sources, "the ECG decision")
-    stdout = run_sanitized([str(exe)], np.concatenate([scores, rr], axis=1).tobytes(), "C ECG decision")
+    stdout = run_sanitized([str(exe)], np.concatenate([scores, rr, waves], axis=1).tobytes(), "C ECG decision")
     return np.frombuffer(stdout, np.int8).astype(np.int64)

@@ -68,6 +68,13 @@ extern "C" {
 #define TQ_ECG_IRREGULAR_FEATURE 5 /* x1's irregular fraction (Q7) */
 #define TQ_ECG_CLASS_S 1 /* the model's outputs are the AAMI classes N, S, V, F, Q */
 #define TQ_ECG_NO_S_IRREGULAR 80 /* no S while the irregular fraction is at least 80/128: tq_ecg_decide() */
+#define TQ_ECG_CLASS_N 0          /* N and V: the classes a beat's shape tells, mixed with its shape cluster's */
+#define TQ_ECG_CLASS_V 2
+#define TQ_ECG_CLUSTERS 4         /* shape clusters per patient; a new shape replaces the least recently joined */
+#define TQ_ECG_CLUSTER_SHIFT 4    /* centroid and vote EMA 1/16, both kept with 4 extra bits */
+#define TQ_ECG_CLUSTER_LIMIT (6 * TQ_ECG_WINDOW * TQ_ECG_WAVE_CHANNELS) /* join within sum |x0 - centroid| */
+#define TQ_ECG_VOTE_SHIFT 2       /* a voted score: 1/4 the beat's own, 3/4 its cluster's running mean */
+#define TQ_ECG_SCORE_OFFSET 128   /* int8 scores + 128: the softmax's 0..255 */
 
 /* Device limits (docs/signal.md, "C implementation"): the chain counts samples in int32, so it must be re-initialised
  * before 2^31 input samples (69 days at 360 Hz); RR intervals enter the beat features clamped to TQ_ECG_RR_LIMIT b
@@ -134,10 +141,23 @@ void tq_ecg_push(tq_ecg_state_t *s, int16_t sample);
 /* After a push: 1 and fills *beat while a beat is ready to classify (at most a few per push), else 0. */
 int tq_ecg_next_beat(tq_ecg_state_t *s, tq_ecg_beat_t *beat);
 
-/* The class of a described beat from the model's `count` int8 scores: the largest (the first of equal ones), except
- * that S is not a candidate while the beat's irregular fraction (rr = its x1) is at least TQ_ECG_NO_S_IRREGULAR:
- * in atrial fibrillation AAMI labels every beat N. Python twin: tinyqi.signal.ecg.decide. */
-int tq_ecg_decide(const int8_t *scores, int count, const int8_t *rr);
+/* The decision's state for one patient (zeroed by tq_ecg_votes_init, with the chain): shape clusters of x0. */
+typedef struct {
+    int16_t centroid[TQ_ECG_CLUSTERS][TQ_ECG_WINDOW * TQ_ECG_WAVE_CHANNELS]; /* x0 EMA, 4 extra bits (|v| <= 2048) */
+    int16_t vote[TQ_ECG_CLUSTERS][2];         /* N and V offset-score EMA, 4 extra bits (<= 4080) */
+    int32_t last[TQ_ECG_CLUSTERS];            /* the beat count when last joined; 0: unused */
+    int32_t beats;                            /* beats decided (re-initialise with the chain, before 2^31) */
+} tq_ecg_votes_t;
+
+void tq_ecg_votes_init(tq_ecg_votes_t *v);
+
+/* The class of a described beat from the model's `count` int8 scores (count > TQ_ECG_CLASS_V), its RR features rr
+ * and its window x0 = wave, beats in the order the chain describes them: (a) the beat joins the nearest of the
+ * patient's shape clusters (sum |x0 - centroid| at most TQ_ECG_CLUSTER_LIMIT) or starts one; in a cluster it
+ * joined before, its N and V scores become 1/4 its own and 3/4 the cluster's running mean; (b) the largest score
+ * (the first of equal ones), except that S is not a candidate while the irregular fraction is at least
+ * TQ_ECG_NO_S_IRREGULAR: in atrial fibrillation AAMI labels every beat N. Python twin: tinyqi.signal.ecg.decide. */
+int tq_ecg_decide(tq_ecg_votes_t *v, const int8_t *scores, int count, const int8_t *rr, const int8_t *wave);
 
 #ifdef __cplusplus
 }
