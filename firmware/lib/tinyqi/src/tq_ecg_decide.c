@@ -6,9 +6,21 @@
 #include "tq_ecg.h"
 
 #define WAVE_SIZE (TQ_ECG_WINDOW * TQ_ECG_WAVE_CHANNELS)
-/* Scaling by 1 << TQ_ECG_CLUSTER_SHIFT multiplies: a left shift of a negative value is undefined in C. */
 
 static const int voted_class[2] = {TQ_ECG_CLASS_N, TQ_ECG_CLASS_V};
+
+/* A window sample with the centroids' 4 extra bits (a multiplication: a left shift of a negative value is undefined
+ * in C). */
+static inline int32_t wave_q4(int8_t x)
+{
+    return (int32_t)x * (1 << TQ_ECG_CLUSTER_SHIFT);
+}
+
+/* A score + 128 (the softmax's 0..255) with the votes' 4 extra bits. */
+static inline int32_t score_q4(int8_t x)
+{
+    return (int32_t)(x + TQ_ECG_SCORE_OFFSET) << TQ_ECG_CLUSTER_SHIFT;
+}
 
 void tq_ecg_votes_init(tq_ecg_votes_t *v)
 {
@@ -21,7 +33,7 @@ static int32_t distance(const int16_t *centroid, const int8_t *wave, int32_t bou
     int32_t sad = 0;
     for (int t = 0; t < WAVE_SIZE; t += 16) {
         for (int u = t; u < t + 16 && u < WAVE_SIZE; ++u) {
-            const int32_t d = ((int32_t)wave[u] * (1 << TQ_ECG_CLUSTER_SHIFT)) - centroid[u];
+            const int32_t d = wave_q4(wave[u]) - centroid[u];
             sad += d < 0 ? -d : d;
         }
         if (sad > bound) {
@@ -66,7 +78,7 @@ static void vote(tq_ecg_votes_t *v, const int8_t *scores, const int8_t *wave, in
 {
     int32_t own[2];
     for (int j = 0; j < 2; ++j) {
-        own[j] = (int32_t)(scores[voted_class[j]] + TQ_ECG_SCORE_OFFSET) << TQ_ECG_CLUSTER_SHIFT;
+        own[j] = score_q4(scores[voted_class[j]]);
         voted[j] = own[j];
     }
     v->beats += 1;
@@ -77,8 +89,8 @@ static void vote(tq_ecg_votes_t *v, const int8_t *scores, const int8_t *wave, in
             v->vote[k][j] = (int16_t)(v->vote[k][j] + ((own[j] - v->vote[k][j]) >> TQ_ECG_CLUSTER_SHIFT));
         }
         for (int t = 0; t < WAVE_SIZE; ++t) {
-            const int32_t q = (int32_t)wave[t] * (1 << TQ_ECG_CLUSTER_SHIFT);
-            v->centroid[k][t] = (int16_t)(v->centroid[k][t] + ((q - v->centroid[k][t]) >> TQ_ECG_CLUSTER_SHIFT));
+            v->centroid[k][t] =
+                (int16_t)(v->centroid[k][t] + ((wave_q4(wave[t]) - v->centroid[k][t]) >> TQ_ECG_CLUSTER_SHIFT));
         }
     } else {
         k = replaced(v);
@@ -86,7 +98,7 @@ static void vote(tq_ecg_votes_t *v, const int8_t *scores, const int8_t *wave, in
             v->vote[k][j] = (int16_t)own[j];
         }
         for (int t = 0; t < WAVE_SIZE; ++t) {
-            v->centroid[k][t] = (int16_t)((int32_t)wave[t] * (1 << TQ_ECG_CLUSTER_SHIFT));
+            v->centroid[k][t] = (int16_t)wave_q4(wave[t]);
         }
     }
     v->last[k] = v->beats;
@@ -100,9 +112,7 @@ int tq_ecg_decide(tq_ecg_votes_t *v, const int8_t *scores, int count, const int8
     int best = -1;
     int32_t best_score = 0;
     for (int i = 0; i < count; ++i) {
-        const int32_t score = i == TQ_ECG_CLASS_N   ? voted[0]
-                              : i == TQ_ECG_CLASS_V ? voted[1]
-                                                    : (int32_t)(scores[i] + TQ_ECG_SCORE_OFFSET) << TQ_ECG_CLUSTER_SHIFT;
+        const int32_t score = i == TQ_ECG_CLASS_N ? voted[0] : i == TQ_ECG_CLASS_V ? voted[1] : score_q4(scores[i]);
         if ((i != TQ_ECG_CLASS_S || !no_s) && (best < 0 || score > best_score)) {
             best = i;
             best_score = score;
