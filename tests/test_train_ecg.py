@@ -39,6 +39,9 @@ def test_run_directory_contract(two_runs):
     for key in ("int8_tflm_mismatches", "tflite_bytes", "params", "macs"):
         assert isinstance(m[key], int)
     assert m["tflite_bytes"] == (out / "model_int8.tflite").stat().st_size
+    # a fixed epoch count, no selection: the last epoch's weights (tinyqi.tasks, "The epoch count")
+    assert m["training"]["select_epoch"] is False and m["training"]["best_epoch"] == m["training"]["epochs"] - 1
+    assert "no epoch selection" in (out / "report.md").read_text()
 
 
 def test_int8_metrics_come_from_the_generated_c_and_match_tflm(two_runs):

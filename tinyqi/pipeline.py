@@ -77,7 +77,7 @@ def train_task(opts: TrainOptions, ui) -> dict:
                 lambda: task.build_model(ds.input_shapes, ds.n_classes, **(opts.model_options or {})), ds,
                 members=opts.members, seed=opts.seed, epochs=epochs, batch_size=task.batch_size,
                 weight_power=opts.weight_power, learning_rate=opts.learning_rate, weight_ema=task.weight_ema,
-                on_epoch=lambda e, logs, f1: advance(f"epoch {e + 1}: val macro-F1 {f1:.3f}"))
+                select_epoch=task.select_epoch, on_epoch=lambda e, logs, f1: advance(_epoch_line(e, logs, f1)))
             model.save(out / "model.keras")
         with ui.stage("converting to int8 and float32 TFLite"):
             int8 = convert.to_int8_tflite(model, ds.x_train, input_scale=ds.input_scale)
@@ -100,6 +100,13 @@ def train_task(opts: TrainOptions, ui) -> dict:
         report.write_report(out, metrics, ds.class_names)
         write_manifest(out, "train")
     return metrics
+
+
+def _epoch_line(epoch: int, logs: dict, val_macro_f1: float | None) -> str:
+    """The progress line of an epoch: what the selection judged it by, or, without selection, the training loss."""
+    if val_macro_f1 is None:
+        return f"epoch {epoch + 1}: training loss {logs.get('loss', float('nan')):.3f}"
+    return f"epoch {epoch + 1}: val macro-F1 {val_macro_f1:.3f}"
 
 
 def _metrics(task, opts, ds, float_metrics, int8_eval, int8: bytes, training) -> dict:

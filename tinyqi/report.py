@@ -112,6 +112,12 @@ def write_report(run_dir: Path, metrics: dict, class_names: list[str]) -> Path:
 def training_line(metrics: dict) -> str:
     training = metrics["training"]
     head = f"- seed {metrics['seed']}, {training['epochs']} epochs, "
+    if not training.get("select_epoch", True):
+        kept = "the last epoch's weights (a fixed count, no epoch selection)"
+        if "members" in training:
+            seeds = ", ".join(str(m["seed"]) for m in training["members"])
+            return head + f"the average of {len(training['members'])} models (seeds {seeds}), each {kept}"
+        return head + kept
     if "members" in training:
         return head + f"the average of {len(training['members'])} models: " + "; ".join(
             f"seed {m['seed']} best validation epoch {m['best_epoch'] + 1} (macro-F1 {m['val_macro_f1']:.4f})"

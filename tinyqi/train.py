@@ -48,7 +48,9 @@ def fit(model, ds: Dataset, *, epochs: int, seed: int, batch_size: int = 256, le
         extra_callbacks=()) -> dict:
     """Train `model` (softmax output) and restore the epoch with the best validation macro-F1; among epochs with
     the same macro-F1 (a small validation set can reach 1.0 early) the one with the lowest validation loss.
-    `select_epoch=False`: no validation set is used; the model is the last epoch's (cross-validation, cv.py).
+    `select_epoch=False`: no validation set is used; the model is the last epoch's (cross-validation, cv.py, and
+    the ECG task: a fixed epoch count, docs/signal.md "The epoch count"). `on_epoch(epoch, logs, val_macro_f1)`
+    follows the progress; val_macro_f1 is None without selection.
     `weight_ema`: the model kept (and judged each epoch) is the exponential moving average of the weights
     (momentum 0.99), which varies less from seed to seed and patient to patient than the last step's weights."""
     import keras
@@ -56,14 +58,15 @@ def fit(model, ds: Dataset, *, epochs: int, seed: int, batch_size: int = 256, le
     set_determinism(seed)
     optimizer = keras.optimizers.Adam(learning_rate, use_ema=weight_ema, ema_momentum=EMA_MOMENTUM)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
-    selector = _BestMacroF1(ds, on_epoch) if select_epoch else _LastEpoch()
+    selector = _BestMacroF1(ds, on_epoch) if select_epoch else _LastEpoch(on_epoch)
     # SwapEMAWeights first: it puts the averaged weights in the model before the selector judges the epoch.
     swap = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if weight_ema else []
     model.fit(model_feed(ds.x_train), ds.y_train, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0,
               class_weight=class_weights(ds.y_train, ds.n_classes, weight_power),
               callbacks=[*swap, selector, *extra_callbacks])
     model.set_weights(selector.best_weights)
-    return {"best_epoch": selector.best_epoch, "val_macro_f1": selector.best_f1, "epochs": epochs}
+    return {"best_epoch": selector.best_epoch, "val_macro_f1": selector.best_f1, "epochs": epochs,
+            "select_epoch": select_epoch}
 
 
 def train_members(build, ds: Dataset, *, members: int, seed: int, **fit_options) -> tuple[object, dict]:
@@ -81,7 +84,8 @@ def train_members(build, ds: Dataset, *, members: int, seed: int, **fit_options)
     if members == 1:
         return models[0], runs[0]
     return assemble(models, f"{models[0].name}_x{members}"), {
-        "epochs": runs[0]["epochs"], "members": [{"seed": s, **run} for s, run in zip(seeds, runs)]}
+        "epochs": runs[0]["epochs"], "select_epoch": runs[0]["select_epoch"],
+        "members": [{"seed": s, **run} for s, run in zip(seeds, runs)]}
 
 
 def model_feed(xs: list[np.ndarray]):
@@ -98,7 +102,7 @@ def predict_labels(model, xs: list[np.ndarray], decide, groups: np.ndarray | Non
 class _LastEpoch:
     """Keeps the weights at the end of every epoch (the EMA ones when SwapEMAWeights put them in)."""
 
-    def __new__(cls):
+    def __new__(cls, on_epoch=None):
         import keras
 
         class LastEpoch(keras.callbacks.Callback):
@@ -106,6 +110,8 @@ class _LastEpoch:
 
             def on_epoch_end(self, epoch, logs=None):
                 self.best_epoch, self.best_weights = epoch, self.model.get_weights()
+                if on_epoch:
+                    on_epoch(epoch, logs or {}, None)
 
         return LastEpoch()
 

@@ -326,9 +326,12 @@ def train_qinn(run: Run, opts: CompressOptions, log):
     training = run.metrics["training"]
     model = task.build_qinn(run.ds.input_shapes, run.ds.n_classes, **training.get("model_options", {}))
     epochs = training["epochs"]
+    # Trained the way the run's model was: its epoch count, and its epoch selection or none.
     result = fit(model, run.ds, epochs=epochs, seed=opts.seed, batch_size=task.batch_size, weight_ema=task.weight_ema,
+                 select_epoch=training.get("select_epoch", True),
                  **{k: training[k] for k in ("weight_power", "learning_rate") if k in training})
-    log(f"QINN trained {epochs} epochs: val macro-F1 {result['val_macro_f1']:.4f}")
+    judged = "" if result["val_macro_f1"] is None else f": val macro-F1 {result['val_macro_f1']:.4f}"
+    log(f"QINN trained {epochs} epochs{judged}")
     return model
 
 
