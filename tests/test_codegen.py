@@ -160,8 +160,10 @@ def test_golden_of_another_model_is_rejected(csr_dir, tmp_path):
 
 def test_float_model_generates_float_api_and_golden(csr_dir, tmp_path):
     from tinyqi.codegen import generate
+    from tinyqi.modeldir import golden_vectors
 
-    files = generate(csr_dir, tmp_path, float_model=True)
+    golden, source = golden_vectors(csr_dir, float_model=True)
+    files = generate(csr_dir, tmp_path, golden=golden, float_model=True, golden_source=source)
     header = (tmp_path / "model_data.h").read_text()
     assert "#define TQ_MODEL_IO_FLOAT 1" in header and "typedef float tq_model_io_t;" in header
     assert "tq_conv2d_f32(" in (tmp_path / "model_data.c").read_text()

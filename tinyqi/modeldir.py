@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from tinyqi import convert, cost, hostc
+from tinyqi.codegen import GOLDEN_FILE, MODEL_FILES
+from tinyqi.codegen.golden import GOLDEN_TODO, load_golden
 from tinyqi.data.dataset import Dataset
 from tinyqi.evaluate import classification_metrics, device_scoring, per_record
 from tinyqi.errors import TinyqiError
@@ -106,6 +108,38 @@ def write_golden(model_dir: Path, tflite: bytes, xs: list[np.ndarray], y: np.nda
     path = Path(model_dir) / "golden.npz"
     write_npz(path, arrays)
     return path
+
+
+def golden_vectors(model_dir: Path, float_model: bool = False) -> tuple[dict[str, np.ndarray] | None, str]:
+    """The golden vectors a harness embeds, and the name to report their problems under: golden.npz (None when
+    there is none) or, for the float32 build, the same test rows as float32 inputs with TFLM's float32 outputs."""
+    path = Path(model_dir) / GOLDEN_FILE
+    if not path.is_file():
+        return None, str(path)
+    golden = load_golden(path)
+    if not float_model:
+        return golden, str(path)
+    return _float_golden(Path(model_dir), Path(model_dir) / MODEL_FILES["f32"], golden, path), str(path)
+
+
+def _float_golden(model_dir: Path, float_tflite: Path, golden: dict[str, np.ndarray], path: Path) -> dict:
+    run_dir = next((d for d in (model_dir, model_dir.parent.parent) if (d / "testset.npz").is_file()), None)
+    if run_dir is None:
+        raise TinyqiError(f"{model_dir}: float golden vectors need testset.npz of the run; re-run `tinyqi train`")
+    xs, _, _ = load_testset(run_dir)
+    tflite = float_tflite.read_bytes()
+    rows = np.asarray(golden.get("index", []))
+    if rows.ndim != 1 or not rows.size or not np.issubdtype(rows.dtype, np.integer) or not (
+            0 <= rows.min() and rows.max() < len(xs[0])):
+        raise TinyqiError(f"{path}: 'index' must list rows of {run_dir / 'testset.npz'} ({len(xs[0])} rows); "
+                          f"{GOLDEN_TODO}")
+    inputs = [x.astype(np.float32) for x in convert.model_inputs(parse_tflite(tflite, float_tflite),
+                                                                    [x[rows] for x in xs])]
+    result = {f"input{k}": x for k, x in enumerate(inputs)}
+    result.update(output=convert.run_tflm(tflite, inputs), index=rows)
+    if "label" in golden:
+        result["label"] = golden["label"]
+    return result
 
 
 def write_testset(run_dir: Path, ds: Dataset) -> Path:

@@ -71,9 +71,9 @@ def firmware_outputs(run: EmulationResult, float_model: bool) -> np.ndarray:
 def reference_outputs(variant: Variant) -> np.ndarray:
     """TFLM's outputs for the golden inputs: golden.npz for int8; for float32 the same rows that codegen embeds
     in the float harness (TFLM's float interpreter on testset.npz)."""
-    from tinyqi.codegen import _golden_from_dir  # the float golden vectors the float firmware was generated with
+    from tinyqi.modeldir import golden_vectors  # the vectors the firmware was generated with
 
-    golden, source = _golden_from_dir(variant.model_dir, variant.float_model)
+    golden, source = golden_vectors(variant.model_dir, variant.float_model)
     if golden is None:
         raise TinyqiError(f"{source}: missing; the bench compares the firmware with it: re-run `tinyqi train` / "
                           "`tinyqi compress`")

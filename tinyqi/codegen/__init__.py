@@ -14,7 +14,7 @@ import numpy as np
 from tinyqi import __version__
 from tinyqi.codegen import arena
 from tinyqi.codegen.emit import write_header, write_source
-from tinyqi.codegen.golden import GOLDEN_TODO, check_golden, load_golden, write_golden
+from tinyqi.codegen.golden import check_golden, load_golden, write_golden
 from tinyqi.codegen.lower import lower
 from tinyqi.codegen.program import Program
 from tinyqi.csr import read_tables
@@ -22,6 +22,7 @@ from tinyqi.errors import TinyqiError
 from tinyqi.tflite_model import TfliteModel, load_tflite
 
 MODEL_FILES = {"s8": "model_int8.tflite", "f32": "model_float.tflite"}
+GOLDEN_FILE = "golden.npz"
 RUNTIME_DIR = Path(__file__).resolve().parents[2] / "firmware" / "lib" / "tinyqi"
 
 
@@ -71,18 +72,22 @@ def write_model(program: Program, provenance: list[str], out_dir: str | Path) ->
 
 
 def generate(model_dir: str | Path, out_dir: str | Path, use_csr: bool = True,
-             golden: dict[str, np.ndarray] | None = None, float_model: bool = False) -> list[Path]:
-    """Write model_data.h/.c and, when golden vectors exist (argument, else golden.npz), golden_data.h/.c."""
-    return generate_program(model_dir, out_dir, use_csr, golden, float_model)[0]
+             golden: dict[str, np.ndarray] | None = None, float_model: bool = False,
+             golden_source: str = "golden argument") -> list[Path]:
+    """Write model_data.h/.c and, when golden vectors exist, golden_data.h/.c. `golden`: the vectors to embed
+    (`golden_source` names them in errors); None: the model directory's golden.npz, if any. The float32 build
+    (`float_model`) embeds float vectors that only TFLM's float interpreter gives: its callers pass them
+    (tinyqi.modeldir.golden_vectors), so codegen itself never runs a model."""
+    return generate_program(model_dir, out_dir, use_csr, golden, float_model, golden_source)[0]
 
 
 def generate_program(model_dir: str | Path, out_dir: str | Path, use_csr: bool = True,
-                     golden: dict[str, np.ndarray] | None = None,
-                     float_model: bool = False) -> tuple[list[Path], Program]:
+                     golden: dict[str, np.ndarray] | None = None, float_model: bool = False,
+                     golden_source: str = "golden argument") -> tuple[list[Path], Program]:
     """generate(), also returning the planned program (layer count, CSR layers, arena figures)."""
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     program, provenance = build_program(model_dir, use_csr, float_model)
-    vectors, source = _golden_from_dir(model_dir, float_model) if golden is None else (golden, "golden argument")
+    vectors, source = (golden, golden_source) if golden is not None else _golden_from_dir(model_dir, float_model)
     if vectors is not None:
         check_golden(vectors, program, source)  # before any file is written: nothing half-generated
     files = write_model(program, provenance, out_dir)
@@ -93,32 +98,10 @@ def generate_program(model_dir: str | Path, out_dir: str | Path, use_csr: bool =
 
 def _golden_from_dir(model_dir: Path, float_model: bool) -> tuple[dict[str, np.ndarray] | None, str]:
     """golden.npz of the model directory (None when there is none) and the name to report its problems under."""
-    path = model_dir / "golden.npz"
+    path = model_dir / GOLDEN_FILE
     if not path.is_file():
         return None, str(path)
-    golden = load_golden(path)
-    return (_float_golden(model_dir, golden, path) if float_model else golden), str(path)
-
-
-def _float_golden(model_dir: Path, golden: dict[str, np.ndarray], path: Path) -> dict[str, np.ndarray]:
-    """The golden rows as float32 inputs (from testset.npz) with TFLM's float32 outputs."""
-    from tinyqi import convert
-    from tinyqi.modeldir import load_testset
-
-    run_dir = next((d for d in (model_dir, model_dir.parent.parent) if (d / "testset.npz").is_file()), None)
-    if run_dir is None:
-        raise TinyqiError(f"{model_dir}: float golden vectors need testset.npz of the run; re-run `tinyqi train`")
-    xs, _, _ = load_testset(run_dir)
-    tflite = (model_dir / MODEL_FILES["f32"]).read_bytes()
-    model = load_tflite(model_dir / MODEL_FILES["f32"])
-    rows = np.asarray(golden.get("index", []))
-    if rows.ndim != 1 or not rows.size or not np.issubdtype(rows.dtype, np.integer) or not (
-            0 <= rows.min() and rows.max() < len(xs[0])):
-        raise TinyqiError(f"{path}: 'index' must list rows of {run_dir / 'testset.npz'} ({len(xs[0])} rows); "
-                          f"{GOLDEN_TODO}")
-    inputs = [x.astype(np.float32) for x in convert.model_inputs(model, [x[rows] for x in xs])]
-    result = {f"input{k}": x for k, x in enumerate(inputs)}
-    result.update(output=convert.run_tflm(tflite, inputs), index=rows)
-    if "label" in golden:
-        result["label"] = golden["label"]
-    return result
+    if float_model:
+        raise TinyqiError(f"internal error: {model_dir}: the float32 C embeds float golden vectors; pass them "
+                          "(tinyqi.modeldir.golden_vectors(model_dir, float_model=True))")
+    return load_golden(path), str(path)

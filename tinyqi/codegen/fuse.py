@@ -10,7 +10,7 @@ the multipliers and emits `pool_w = 2`; this module only finds the candidate pai
 
 from __future__ import annotations
 
-from tinyqi.codegen.lower import ALIAS_OPS
+from tinyqi.codegen.lowering import ALIAS_OPS
 from tinyqi.codegen.quant import PADDING_VALID
 from tinyqi.tflite_model import Operator, TfliteModel
 

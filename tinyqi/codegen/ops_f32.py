@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinyqi.codegen import ops_s8
-from tinyqi.codegen.lower import Lowering
+from tinyqi.codegen.lowering import Lowering
 from tinyqi.codegen.program import CFloat
 from tinyqi.codegen.quant import activation_range_f32
 from tinyqi.codegen.shapes import Window, broadcast, reduction_view

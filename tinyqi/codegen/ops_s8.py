@@ -12,7 +12,7 @@ import numpy as np
 
 from tinyqi.codegen import fixedpoint
 from tinyqi.codegen.fuse import FUSED_POOL_W
-from tinyqi.codegen.lower import Lowering
+from tinyqi.codegen.lowering import Lowering
 from tinyqi.codegen.program import Raw
 from tinyqi.codegen.quant import (activation_range_s8, checked_multiplier, conv_multipliers,
                                   fully_connected_multipliers)

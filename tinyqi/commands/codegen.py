@@ -20,11 +20,14 @@ def command(model_dir, out_dir, dense, float_model):
     """Generate C for MODEL_DIR (a run directory or one of its variants/<name>/)."""
     from tinyqi.codegen import generate_program
     from tinyqi.manifest import check_model_dir
+    from tinyqi.modeldir import golden_vectors
     from tinyqi.ui import Ui
 
     ui = Ui()
     check_model_dir(model_dir)  # its files belong together: no golden vectors of another model
-    files, program = generate_program(model_dir, out_dir, use_csr=not dense, float_model=float_model)
+    golden, source = golden_vectors(model_dir, float_model)
+    files, program = generate_program(model_dir, out_dir, use_csr=not dense, golden=golden, float_model=float_model,
+                                      golden_source=source)
     for f in files:
         ui.out.print(f"wrote {f}")
     ui.out.print(f"{len(program.calls)} layers ({program.csr_layers} CSR), arena {program.arena_bytes} bytes "

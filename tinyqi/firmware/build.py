@@ -152,6 +152,7 @@ def as_board(board: str | BoardProfile) -> BoardProfile:
 def generate_model_sources(model_dir: Path, model_src: Path, float_model: bool = False) -> None:
     """The int8 model with its CSR tables, or (float_model) the float32 model with TFLM's float golden outputs."""
     from tinyqi.codegen import generate  # imported here: codegen loads the .tflite stack
+    from tinyqi.modeldir import golden_vectors
 
     check_model_dir(model_dir)  # the golden vectors are this model's, the CSR tables this model's
     if not (model_dir / GOLDEN_FILE).is_file():
@@ -160,7 +161,8 @@ def generate_model_sources(model_dir: Path, model_src: Path, float_model: bool =
     if float_model and not (model_dir / FLOAT_MODEL_FILE).is_file():
         raise TinyqiError(f"{model_dir}: no {FLOAT_MODEL_FILE}; the float32 build needs the float model that "
                           "`tinyqi train` writes into the run directory (variants have none)")
-    generate(model_dir, model_src, use_csr=True, float_model=float_model)
+    golden, source = golden_vectors(model_dir, float_model)
+    generate(model_dir, model_src, use_csr=True, golden=golden, float_model=float_model, golden_source=source)
 
 
 def compile_firmware(model_src: Path, board: str | BoardProfile, out_dir: Path, core_dir: Path | None = None,

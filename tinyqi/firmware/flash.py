@@ -45,7 +45,8 @@ class FlashPlan:
             lines.append(f"# generate C: tinyqi.firmware.monitor.generate_monitor_sources('{self.model_dir}', "
                          f"'{self.layout.model_src}', excerpts) with records: {records or 'none (SAADC)'}")
         elif self.model_dir is not None:
-            model = ", float_model=True" if self.float_model else ""
+            model = (f", golden=tinyqi.modeldir.golden_vectors('{self.model_dir}', float_model=True)[0], "
+                     "float_model=True") if self.float_model else ""
             lines.append(f"# generate C: tinyqi.codegen.generate('{self.model_dir}', '{self.layout.model_src}', "
                          f"use_csr=True{model})")
         lines.append("# build and upload through PlatformIO's upload target:")

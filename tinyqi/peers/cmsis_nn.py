@@ -25,7 +25,7 @@ from tinyqi import __version__
 from tinyqi.codegen import arena, ops_s8
 from tinyqi.codegen.emit import write_header, write_source
 from tinyqi.codegen.golden import write_golden
-from tinyqi.codegen.lower import ALIAS_OPS, Lowering
+from tinyqi.codegen.lowering import ALIAS_OPS, Lowering
 from tinyqi.codegen.program import Program, Raw
 from tinyqi.codegen.quant import activation_range_s8, conv_multipliers, fully_connected_multipliers
 from tinyqi.codegen.shapes import Window
