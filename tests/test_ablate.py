@@ -81,6 +81,7 @@ def test_compress_writes_a_consumable_variant_from_a_sample_run(tmp_path):
         model.tensor(i).data.nbytes for i in _dense_weight_tensors(model, tables))
     golden = np.load(variant / "golden.npz")
     assert golden["output"].dtype == np.int8 and len(golden["index"]) == len(golden["label"])
+    assert m["options"]["select_epoch"] is False  # fine-tuned as the ECG run was trained: the last epochs kept
 
     # structured: half the channels of every conv leave the int8 model, and the rest is pruned into CSR tables
     r = run_cli("compress", str(run), "--method", "combined-channels", "--channel-sparsity", "0.5")

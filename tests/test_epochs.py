@@ -43,3 +43,16 @@ def test_the_ecg_task_trains_what_cross_validation_scores():
     ecg, vibration = get_task("ecg"), get_task("vibration")
     assert (ecg.epochs, ecg.select_epoch, ecg.weight_ema) == (CV_EPOCHS, False, True)
     assert vibration.select_epoch  # unchanged: the vibration task keeps its epoch selection
+
+
+def test_a_variant_is_fine_tuned_the_way_its_run_was_trained():
+    from pathlib import Path
+
+    from tinyqi.compress.pipeline import CompressOptions, Run, for_run
+
+    def run(training):
+        return Run(Path("run"), {"training": training}, ds=None)
+
+    assert for_run(CompressOptions(), run({"epochs": 20, "select_epoch": False})).select_epoch is False
+    assert for_run(CompressOptions(), run({"epochs": 30, "select_epoch": True})).select_epoch is True
+    assert for_run(CompressOptions(), run({"epochs": 30})).select_epoch is True  # a run from before the policy

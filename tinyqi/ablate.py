@@ -80,7 +80,7 @@ def _reusable(run: pipeline.Run, name: str, opts: pipeline.CompressOptions) -> d
     same_base = m.get("base_tflite_sha256") == run.metrics.get("tflite_sha256")
     # A variant written before an option existed was made with that option's default.
     recorded = {**asdict(pipeline.CompressOptions()), **m.get("options", {})}
-    return m["ablation_row"] if same_base and recorded == asdict(opts) else None
+    return m["ablation_row"] if same_base and recorded == asdict(pipeline.for_run(opts, run)) else None
 
 
 def seed_summary(rows: list[dict], seeds) -> dict:

@@ -65,6 +65,9 @@ class CompressOptions:
     replicas: int = 4
     tempering: bool = False
     saliency_samples: int = 512
+    # Fine-tuning keeps the epoch best on the validation records, or (False) the last: the run's own training
+    # policy (tasks.Task.select_epoch), which compress() takes from the run (for_run).
+    select_epoch: bool = True
 
 
 @dataclass
@@ -153,9 +156,16 @@ def variant_name(opts: CompressOptions) -> str:
     return name if opts.seed == 0 else f"{name}-s{opts.seed}"
 
 
+def for_run(opts: CompressOptions, run: Run) -> CompressOptions:
+    """`opts` with the run's training policy: a variant is fine-tuned the way the run's model was trained (a run
+    written before the policy was recorded selected its epochs)."""
+    return replace(opts, select_epoch=run.metrics["training"].get("select_epoch", True))
+
+
 def compress(run: Run, opts: CompressOptions, out: Path | None = None, log=print) -> dict:
     """Build, fine-tune, convert, check and write one variant; returns its ablation row."""
     validate(opts)
+    opts = for_run(opts, run)
     out = check_variant_out(run.path, Path(out) if out else run.path / "variants" / variant_name(opts))
     start = time.process_time()
     model, masks = _build(run, opts, log)
@@ -221,7 +231,12 @@ def _build(run: Run, opts: CompressOptions, log):
 def finetune(model, ds: Dataset, opts: CompressOptions, epochs: int, seed: int) -> dict:
     from tinyqi.train import fit
 
-    return fit(model, ds, epochs=epochs, seed=seed, learning_rate=opts.learning_rate)
+    return fit(model, ds, epochs=epochs, seed=seed, learning_rate=opts.learning_rate, select_epoch=opts.select_epoch)
+
+
+def _judged(result: dict) -> str:
+    """The validation macro-F1 the fine-tuning chose by, when it chose an epoch."""
+    return "" if result["val_macro_f1"] is None else f", val macro-F1 {result['val_macro_f1']:.4f}"
 
 
 def prune_gradually(model, ds: Dataset, opts: CompressOptions, log) -> dict[str, np.ndarray]:
@@ -244,8 +259,7 @@ def prune_gradually(model, ds: Dataset, opts: CompressOptions, log) -> dict[str,
             masks = prune.magnitude_masks(weights, sparsity, scope, opts.row_balanced)
         prune.apply_masks(model, masks)
         result = finetune(model, ds, opts, opts.finetune_epochs, opts.seed + k)
-        log(f"step {k}/{opts.steps}: sparsity {1 - prune.density(masks):.3f}, "
-            f"val macro-F1 {result['val_macro_f1']:.4f}")
+        log(f"step {k}/{opts.steps}: sparsity {1 - prune.density(masks):.3f}{_judged(result)}")
     prune.clear_constraints(model, masks)
     if opts.row_balanced:
         log(f"row balance: {prune.make_int8_visible(model, masks)} kept weights raised to one int8 step")
@@ -266,7 +280,7 @@ def prune_channels(model, ds: Dataset, opts: CompressOptions, log):
     new = channels.remove_channels(model, keep)
     result = finetune(new, ds, opts, opts.finetune_epochs * opts.steps, opts.seed)
     kept = ", ".join(f"{name} {int(k.sum())}/{k.size}" for name, k in keep.items())
-    log(f"channels kept ({opts.method}): {kept}; val macro-F1 {result['val_macro_f1']:.4f} after fine-tuning")
+    log(f"channels kept ({opts.method}): {kept}; fine-tuned{_judged(result)}")
     return new
 
 
@@ -291,7 +305,7 @@ def factorise(model, ds: Dataset, opts: CompressOptions, refined: bool, log):
         factors[layer.name] = (u, v)
     new = lowrank.factorise_model(model, factors)
     result = finetune(new, ds, opts, opts.finetune_epochs * opts.steps, opts.seed)
-    log(f"factorised {sorted(ranks.items())}: val macro-F1 {result['val_macro_f1']:.4f} after fine-tuning")
+    log(f"factorised {sorted(ranks.items())}; fine-tuned{_judged(result)}")
     return new
 
 
@@ -326,12 +340,11 @@ def train_qinn(run: Run, opts: CompressOptions, log):
     training = run.metrics["training"]
     model = task.build_qinn(run.ds.input_shapes, run.ds.n_classes, **training.get("model_options", {}))
     epochs = training["epochs"]
-    # Trained the way the run's model was: its epoch count, and its epoch selection or none.
+    # Trained the way the run's model was: its epoch count, and its epoch selection or none (for_run).
     result = fit(model, run.ds, epochs=epochs, seed=opts.seed, batch_size=task.batch_size, weight_ema=task.weight_ema,
-                 select_epoch=training.get("select_epoch", True),
+                 select_epoch=opts.select_epoch,
                  **{k: training[k] for k in ("weight_power", "learning_rate") if k in training})
-    judged = "" if result["val_macro_f1"] is None else f": val macro-F1 {result['val_macro_f1']:.4f}"
-    log(f"QINN trained {epochs} epochs{judged}")
+    log(f"QINN trained {epochs} epochs{_judged(result)}")
     return model
 
 
