@@ -54,17 +54,28 @@ def test_cross_validation_pools_every_held_out_beat(sample_ds1):
     assert cv.cross_validate(sample_ds1, seeds=(0,), epochs=1) == result  # the seed fixes the initial weights too
 
 
+def test_the_epoch_curve_ends_at_the_result(sample_ds1):
+    result = cv.cross_validate(sample_ds1, seeds=(0, 1), epochs=2, curve=True)
+    assert [point["epoch"] for point in result["curve"]] == [1, 2]
+    assert result["curve"][-1]["mean"] == result["mean"] and result["curve"][-1]["std"] == result["std"]
+    assert result["curve"][0] != result["curve"][1]  # the first epoch is scored on its own weights
+    with pytest.raises(TinyqiError, match="--curve with --members 3"):
+        cv.cross_validate(sample_ds1, seeds=(0,), epochs=1, members=3, curve=True)
+
+
 def test_cli_on_the_sample_writes_json(tmp_path):
     out = tmp_path / "cv.json"
-    result = run_cli("cv", "ecg", "--sample", "--seeds", "0", "--epochs", "1", "--out", str(out))
+    result = run_cli("cv", "ecg", "--sample", "--seeds", "0", "--epochs", "1", "--curve", "--out", str(out))
     assert result.returncode == 0, result.stderr
     data = json.loads(out.read_text())
     assert data["beats"] == "detected" and data["epochs"] == 1 and [r["seed"] for r in data["seeds"]] == [0]
     assert "S F1" in result.stdout and "mean" in result.stdout and "std" in result.stdout
+    assert [point["epoch"] for point in data["curve"]] == [1] and "after each epoch" in result.stdout
 
 
 @pytest.mark.parametrize("args, needle", [(["--seeds", "0,x"], "--seeds 0,x"), (["--seeds", "-3"], "--seeds -3"),
-                                          (["--epochs", "0"], "--epochs 0"), (["--members", "0"], "--members 0")])
+                                          (["--epochs", "0"], "--epochs 0"), (["--members", "0"], "--members 0"),
+                                          (["--members", "2", "--curve"], "--curve with --members 2")])
 def test_bad_options_are_one_line(args, needle):
     assert_one_line_error(run_cli("cv", "ecg", "--sample", *args), needle)
 

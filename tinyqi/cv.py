@@ -76,39 +76,82 @@ def fold_dataset(per_record: dict, held_out: list[str], noisy: dict | None = Non
 
 def cross_validate(per_record: dict, *, noisy: dict | None = None, seeds=(0, 1, 2), epochs: int = CV_EPOCHS,
                    model_options=None, weight_power: float = 0.5, learning_rate: float = 3e-3,
-                   weight_ema: bool = True, members: int = 1, folds=DS1_FOLDS, progress=None) -> dict:
+                   weight_ema: bool = True, members: int = 1, folds=DS1_FOLDS, curve: bool = False,
+                   progress=None) -> dict:
     """Pooled out-of-fold scores per seed, and their mean and std. `noisy`: the records' noisy training copies
     (describe_noisy), used on the training side as `tinyqi train` uses them. `members` > 1: each fold's model is
-    the average of that many models (tinyqi.models.ensemble), trained with the seed's member seeds."""
+    the average of that many models (tinyqi.models.ensemble), trained with the seed's member seeds. `curve`: also
+    the pooled scores after every epoch ("curve": mean and std over seeds per epoch; the last is the result), the
+    evidence for the fixed epoch count `tinyqi train ecg` uses (docs/signal.md, "The epoch count")."""
     from tinyqi.evaluate import classification_metrics, per_record as per_record_hits
     from tinyqi.models.ensemble import check_members
     from tinyqi.tasks import get_task
     from tinyqi.train import predict_labels, train_members
 
     check_members(members)
+    check_curve(curve, members)
     task = get_task("ecg")
     folds = folds_present(per_record, folds)
     datasets = [fold_dataset(per_record, held_out, noisy) for held_out in folds]  # the same for every seed
-    rows = []
+    rows, epoch_rows = [], []
     for seed in seeds:
-        y, pred, names = [], [], []
+        y, pred, names, per_epoch = [], [], [], []
         for i, (held_out, ds) in enumerate(zip(folds, datasets)):
+            watch = [_EpochPredictions(ds)] if curve else []
             model, _ = train_members(lambda: task.build_model(ds.input_shapes, ds.n_classes, **(model_options or {})),
                                      ds, members=members, seed=seed, epochs=epochs, batch_size=task.batch_size,
                                      learning_rate=learning_rate, weight_power=weight_power, weight_ema=weight_ema,
-                                     select_epoch=False)
+                                     select_epoch=False, extra_callbacks=watch)
+            per_epoch += [w.predictions for w in watch]
             y.append(ds.y_test)
             pred.append(predict_labels(model, ds.x_test, ds.decide, ds.test_groups))
             names.append(np.concatenate([per_record[n].record for n in held_out]))
             if progress:
                 progress(seed, i + 1, len(folds))
         y, pred, names = np.concatenate(y), np.concatenate(pred), np.concatenate(names)
+        if curve:  # per epoch, the folds' predictions pooled as below
+            epoch_rows.append([summary(classification_metrics(y, np.concatenate(fold_preds), mitdb.CLASSES))
+                               for fold_preds in zip(*per_epoch)])
         metrics = classification_metrics(y, pred, mitdb.CLASSES)
         rows.append({"seed": seed, **summary(metrics), "per_class": metrics["per_class"],
                      "per_record": per_record_hits(y, pred, names, mitdb.CLASSES, classes=("S", "V"))})
-    return {"folds": folds, "epochs": epochs, "members": members, "seeds": rows,
-            "mean": {k: round(float(np.mean([r[k] for r in rows])), 4) for k in SUMMARY_KEYS},
+    result = {"folds": folds, "epochs": epochs, "members": members, "seeds": rows, **_spread(rows)}
+    if curve:
+        result["curve"] = [{"epoch": e + 1, **_spread([seed_rows[e] for seed_rows in epoch_rows])}
+                           for e in range(epochs)]
+    return result
+
+
+def check_curve(curve: bool, members: int) -> None:
+    if curve and members > 1:
+        raise TinyqiError(f"--curve with --members {members}: the per-epoch curve is for single models; drop one")
+
+
+def _spread(rows: list[dict]) -> dict:
+    """Mean and std over seeds of each summary figure."""
+    return {"mean": {k: round(float(np.mean([r[k] for r in rows])), 4) for k in SUMMARY_KEYS},
             "std": {k: round(float(np.std([r[k] for r in rows])), 4) for k in SUMMARY_KEYS}}
+
+
+class _EpochPredictions:
+    """A Keras callback (resolved lazily, as in tinyqi.train) keeping the decided classes of the held-out records
+    after every epoch, with the weights the model would keep then (the moving average, after SwapEMAWeights)."""
+
+    def __new__(cls, ds: Dataset):
+        import keras
+
+        from tinyqi.train import predict_labels
+
+        class EpochPredictions(keras.callbacks.Callback):
+            predictions: list
+
+            def on_train_begin(self, logs=None):
+                self.predictions = []
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.predictions.append(predict_labels(self.model, ds.x_test, ds.decide, ds.test_groups))
+
+        return EpochPredictions()
 
 
 def summary(metrics: dict) -> dict:

@@ -21,7 +21,10 @@ from tinyqi.commands.params import DATA_DIR, EPOCHS, MEMBERS, OUT_FILE, SEEDS
               help="Also write every seed's figures (per class, per record) as JSON here.")
 @click.option("--members", type=MEMBERS, default=1, show_default=True,
               help="Each fold's model is the average of this many models (as `tinyqi train --members`).")
-def command(task, data_dir, seeds, epochs, beats, sample, out, members):
+@click.option("--curve", is_flag=True,
+              help="Also score the pooled folds after every epoch (mean and std over seeds): the evidence for the "
+                   "fixed epoch count `tinyqi train ecg` uses.")
+def command(task, data_dir, seeds, epochs, beats, sample, out, members, curve):
     """Train the float ECG model on three of four DS1 folds of whole records, score the fourth, pool the folds'
     predictions; one row per seed, then mean and std."""
     from tinyqi import cv
@@ -29,13 +32,14 @@ def command(task, data_dir, seeds, epochs, beats, sample, out, members):
     from tinyqi.ui import Ui
 
     ui = Ui()
+    cv.check_curve(curve, members)  # before the chain runs over the records
     with ui.stage("running the device chain over the DS1 records"):
         per_record = cv.describe_records(data_dir, sample=sample, beats=beats)
         noisy = cv.describe_noisy(data_dir, sample=sample, beats=beats)
     folds = cv.folds_present(per_record)
     ui.out.print("folds: " + " | ".join(", ".join(f) for f in folds), markup=False, highlight=False)
     result = cv.cross_validate(per_record, noisy=noisy, seeds=seeds, epochs=epochs, folds=folds, members=members,
-                               progress=lambda seed, i, n: ui.out.print(f"seed {seed}: fold {i} of {n} done",
+                               curve=curve, progress=lambda seed, i, n: ui.out.print(f"seed {seed}: fold {i} of {n} done",
                                                                         markup=False, highlight=False))
     result["beats"] = beats
     rows = [[row["seed"], *(f"{row[k]:.3f}" for k in cv.SUMMARY_KEYS)] for row in result["seeds"]]
@@ -43,6 +47,11 @@ def command(task, data_dir, seeds, epochs, beats, sample, out, members):
     averaged = f", the average of {members} models" if members > 1 else ""
     ui.table(f"DS1 {len(folds)}-fold cross-validation, {epochs} epochs, {beats} beats{averaged}",
              ["seed", "macro", "N/S/V", "S F1", "S Se", "S +P", "V F1", "V Se", "V +P", "N Se"], rows)
+    if curve:
+        ui.table("after each epoch (mean ± std over seeds)", ["epoch", "N/S/V", "S F1", "V F1", "N Se"],
+                 [[point["epoch"], *(f"{point['mean'][k]:.3f} ± {point['std'][k]:.3f}"
+                                     for k in ("macro_f1_nsv", "sveb_f1", "veb_f1", "n_se"))]
+                  for point in result["curve"]])
     if out:
         write_json(out, result)
         ui.out.print(f"written: {out}")
