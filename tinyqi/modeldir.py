@@ -117,12 +117,11 @@ def golden_vectors(model_dir: Path, float_model: bool = False) -> tuple[dict[str
     if not path.is_file():
         return None, str(path)
     golden = load_golden(path)
-    if not float_model:
-        return golden, str(path)
-    return _float_golden(Path(model_dir), Path(model_dir) / MODEL_FILES["f32"], golden, path), str(path)
+    return (_float_golden(path.parent, golden) if float_model else golden), str(path)
 
 
-def _float_golden(model_dir: Path, float_tflite: Path, golden: dict[str, np.ndarray], path: Path) -> dict:
+def _float_golden(model_dir: Path, golden: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    path, float_tflite = model_dir / GOLDEN_FILE, model_dir / MODEL_FILES["f32"]
     run_dir = next((d for d in (model_dir, model_dir.parent.parent) if (d / "testset.npz").is_file()), None)
     if run_dir is None:
         raise TinyqiError(f"{model_dir}: float golden vectors need testset.npz of the run; re-run `tinyqi train`")

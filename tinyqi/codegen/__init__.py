@@ -102,6 +102,6 @@ def _golden_from_dir(model_dir: Path, float_model: bool) -> tuple[dict[str, np.n
     if not path.is_file():
         return None, str(path)
     if float_model:
-        raise TinyqiError(f"internal error: {model_dir}: the float32 C embeds float golden vectors; pass them "
-                          "(tinyqi.modeldir.golden_vectors(model_dir, float_model=True))")
+        raise TinyqiError(f"{model_dir}: the float32 C embeds float golden vectors, which codegen does not compute; "
+                          "pass golden=tinyqi.modeldir.golden_vectors(model_dir, float_model=True)[0]")
     return load_golden(path), str(path)
