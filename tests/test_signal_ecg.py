@@ -103,6 +103,33 @@ def test_irregular_fraction_tells_fibrillation_from_premature_beats():
     assert ecg.fraction_q7(1 << 12) == 127  # 1.0 saturates to int8
 
 
+def sinus_rr(intervals) -> float:
+    """The chain's sinus RR (in samples) after a sequence of pre-RR intervals."""
+    q4 = -1
+    for rr in intervals:
+        q4 = ecg.sinus_update(q4, int(rr))
+    return q4 / 16
+
+
+def test_sinus_rr_keeps_a_run_of_premature_beats_premature():
+    """A supraventricular run: the mean of the last 8 intervals becomes the run's, the sinus RR barely moves, so the
+    run's last beat is still premature against it; after the run the sinus RR is back within a step."""
+    sinus, run = [180] * 50, [126] * 20
+    assert sinus_rr(sinus) == 180
+    during = sinus_rr(sinus + run)
+    assert 170 < during < 180 and 126 / during < 0.75  # 0.70 without any drift; an EMA 1/4 of every interval: 1.0
+    assert abs(sinus_rr(sinus + run + [180] * 30) - 180) < 1
+
+
+def test_sinus_rr_follows_a_change_of_rate():
+    """On-time intervals move it by 1/4 (a gradual change is followed beat by beat); a sudden lasting change
+    (180 -> 120, early every time at first) is followed at 1/128 until it is on time, then at 1/4."""
+    assert abs(sinus_rr(list(range(180, 150, -1)) + [150] * 30) - 150) < 1
+    assert sinus_rr([180] * 50 + [120] * 10) > 170
+    assert abs(sinus_rr([180] * 50 + [120] * 200) - 120) < 1
+    assert sinus_rr([180] * 50 + [400]) < 180 * 1.02  # a pause is not on time either
+
+
 def test_no_s_while_the_rhythm_is_irregular():
     """The decision: the largest score, except S while the irregular fraction is at least 80/128 (then the best
     other class); ties to the first class; float scores and the dataset's float inputs decide alike."""

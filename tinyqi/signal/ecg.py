@@ -74,12 +74,14 @@ ALIGN = 16  # the window moves up to +-16 b samples (89 ms) from the fiducial to
 WAVE_SHIFT = 4  # b / 16 per int8 step: +-128 steps = +-3.4 mV at 200 counts/mV
 WAVE_CHANNELS = ["beat_minus_template"]
 LOCAL_RR = 8  # RR intervals in the local rhythm (mean)
-LONG_SHIFT = 7  # long-term rhythm: EMA 1/128 of RR intervals, kept with 4 extra bits
+SINUS_ON_TIME = ((7, 8), (5, 4))  # an RR interval within 7/8 .. 5/4 of the sinus RR is on time (see sinus_update)
+SINUS_SHIFT = 2  # the sinus RR: EMA 1/4 of the intervals on time, kept with 4 extra bits,
+SINUS_DRIFT_SHIFT = 7  # and 1/128 of the others, so that a lasting change of rate is still followed
 RATIO_ONE = 32  # Q5
 RR_LIMIT = (1 << 26) - 1  # RR intervals enter the features clamped (4 days): their Q4 values then fit in int32
 IRREGULAR_JUMP = 16  # successive pre-RR intervals differing by more than local RR / 16 are an irregular pair
 IRREGULAR_SHIFT = 5  # the irregular fraction: EMA 1/32 of irregular pairs, kept in Q12
-RR_FEATURES = ["pre_over_local", "post_over_local", "pre_over_long", "post_over_long", "local_over_long",
+RR_FEATURES = ["pre_over_local", "post_over_local", "pre_over_sinus", "post_over_sinus", "local_over_sinus",
                "irregular_fraction"]
 INPUT_SCALE = 1.0 / RATIO_ONE  # the model's input scale for both inputs (zero point 0)
 IRREGULAR_FEATURE = RR_FEATURES.index("irregular_fraction")
@@ -250,6 +252,23 @@ def irregular_update(irregular_q12: int, rr_hist: list[int], local: int) -> int:
     return irregular_q12 + (((int(irregular) << 12) - irregular_q12) >> IRREGULAR_SHIFT)
 
 
+def sinus_update(sinus_q4: int, pre: int) -> int:
+    """The sinus RR (Q4; -1 before the first interval) after one more pre-RR interval: an EMA 1/4 of the intervals
+    that come on time (7/8 .. 5/4 of it), 1/128 of the others. It is what the RR features measure prematurity
+    against. The mean of the last 8 intervals follows a run of premature beats (a supraventricular tachycardia, a
+    junctional rhythm) within a few beats, so the run's later beats look on time against it; an EMA 1/128 of every
+    interval (the reference before) is not moved much by a run, but lags the sinus rate for minutes and is pulled
+    down by frequent ectopic beats. The sinus RR follows the sinus rate within beats and ectopic intervals barely
+    move it, while a lasting change of rate is still followed, at 1/128 until it is on time again. Chosen on DS1
+    cross-validation: docs/signal.md, "The sinus RR"."""
+    pre_q4 = pre << 4
+    if sinus_q4 < 0:
+        return pre_q4
+    (early_num, early_den), (late_num, late_den) = SINUS_ON_TIME
+    on_time = pre_q4 * early_den >= sinus_q4 * early_num and pre_q4 * late_den <= sinus_q4 * late_num
+    return sinus_q4 + ((pre_q4 - sinus_q4) >> (SINUS_SHIFT if on_time else SINUS_DRIFT_SHIFT))
+
+
 @dataclass
 class ShapeClusters:
     """The decision's state for one patient (tq_ecg_votes_t): up to CLUSTERS centroids of x0 (4 extra bits), each
@@ -354,7 +373,7 @@ def describe(b: np.ndarray, fid: np.ndarray, detected_at: np.ndarray) -> tuple[n
     described = np.zeros(n, bool)
     x0, x1 = [], []
     rr_hist: list[int] = []
-    long_q4 = -1
+    sinus_q4 = -1
     irregular_q12 = 0
     template = None
     for i in range(1, n - 1):
@@ -362,7 +381,7 @@ def describe(b: np.ndarray, fid: np.ndarray, detected_at: np.ndarray) -> tuple[n
         rr_hist = (rr_hist + [pre])[-LOCAL_RR:]
         local = sum(rr_hist) // len(rr_hist)
         irregular_q12 = irregular_update(irregular_q12, rr_hist, local)
-        long_q4 = pre << 4 if long_q4 < 0 else long_q4 + (((pre << 4) - long_q4) >> LONG_SHIFT)
+        sinus_q4 = sinus_update(sinus_q4, pre)
         ready = max(int(detected_at[i + 1]), int(fid[i]) + AFTER - 1 + ALIGN)
         if ready >= len(b):
             break  # the record ends before this window is complete (ready never decreases: nor any later one)
@@ -375,8 +394,8 @@ def describe(b: np.ndarray, fid: np.ndarray, detected_at: np.ndarray) -> tuple[n
             template = template + (diff >> TEMPLATE_SHIFT)
         half = 1 << (WAVE_SHIFT + TEMPLATE_SHIFT - 1)
         x0.append(sat((diff + half) >> (WAVE_SHIFT + TEMPLATE_SHIFT), -128, 127))
-        x1.append([ratio_q5(pre, local), ratio_q5(post, local), ratio_q5(pre << 4, long_q4),
-                   ratio_q5(post << 4, long_q4), ratio_q5(local << 4, long_q4), fraction_q7(irregular_q12)])
+        x1.append([ratio_q5(pre, local), ratio_q5(post, local), ratio_q5(pre << 4, sinus_q4),
+                   ratio_q5(post << 4, sinus_q4), ratio_q5(local << 4, sinus_q4), fraction_q7(irregular_q12)])
         described[i] = True
     x0a = np.asarray(x0, np.int8).reshape(-1, WINDOW, len(WAVE_CHANNELS))
     x1a = np.asarray(x1, np.int8).reshape(-1, len(RR_FEATURES))

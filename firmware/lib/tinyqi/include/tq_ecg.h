@@ -58,7 +58,12 @@ extern "C" {
 #define TQ_ECG_ALIGN 16 /* the window moves up to +-16 b samples to where it best matches the template */
 #define TQ_ECG_WAVE_SHIFT 4
 #define TQ_ECG_LOCAL_RR 8
-#define TQ_ECG_LONG_SHIFT 7
+#define TQ_ECG_SINUS_EARLY_NUM 7 /* an RR interval within 7/8 .. 5/4 of the sinus RR is on time */
+#define TQ_ECG_SINUS_EARLY_DEN 8
+#define TQ_ECG_SINUS_LATE_NUM 5
+#define TQ_ECG_SINUS_LATE_DEN 4
+#define TQ_ECG_SINUS_SHIFT 2       /* the sinus RR: EMA 1/4 of the intervals on time */
+#define TQ_ECG_SINUS_DRIFT_SHIFT 7 /* and 1/128 of the others */
 #define TQ_ECG_RATIO_ONE 32
 #define TQ_ECG_IRREGULAR_JUMP 16
 #define TQ_ECG_IRREGULAR_SHIFT 5
@@ -124,7 +129,7 @@ typedef struct {
     int32_t prev_fid;                         /* fiducial of the beat before the pending head */
     int32_t rr_hist[TQ_ECG_LOCAL_RR];         /* the last 8 pre-RR intervals (clamped to TQ_ECG_RR_LIMIT) */
     int32_t rr_hist_sum, rr_hist_count, rr_hist_pos;
-    int32_t long_q4;                          /* long-term RR, Q4 (-1: no beat yet) */
+    int32_t sinus_q4;                         /* sinus RR, Q4 (-1: no beat yet): tq_ecg_beat.c sinus_update */
     int32_t irregular_q12;                    /* irregular fraction of successive pre-RR pairs, EMA, Q12 */
     int32_t template_ready;
     int32_t template_q[TQ_ECG_WINDOW];        /* running template, 4 extra bits (|value| < 2^21) */

@@ -19,7 +19,7 @@ void tq_ecg_init(tq_ecg_state_t *s)
     }
     s->rr_sum = TQ_ECG_RR_INIT * TQ_ECG_RR_SLOTS;
     s->rr_missed = (TQ_ECG_RR_INIT * 53) >> 5;
-    s->long_q4 = -1;
+    s->sinus_q4 = -1;
     s->last_fid = -1;
 }
 

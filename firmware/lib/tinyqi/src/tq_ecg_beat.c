@@ -10,7 +10,7 @@
  * a successor in the queue and k >= fid + AFTER - 1 + ALIGN. Checked at every b sample, the first k where both hold is
  * Python's `ready`, and the ring test at that k is Python's test. Beat 0 never enters the queue (only its fiducial
  * is kept, as beat 1's previous one); the last beat never gets a successor. Both are never described, as in Python.
- * A dropped beat still advances the RR history and the long-term RR (Python updates them before the ring test).
+ * A dropped beat still advances the RR history and the sinus RR (Python updates them before the ring test).
  *
  * Queue bound: a beat stays when it has no successor (one beat: the last one) or its window is incomplete
  * (fid > k - 82 - ALIGN = k - 98). Peaks are >= REFRACTORY = 36 apart, a fiducial is at most 32 before its peak and
@@ -19,7 +19,7 @@
  * A caller that stops calling tq_ecg_next_beat() fills it: the oldest beat is then dropped (its RR still counted).
  *
  * Bounds: fiducials are strictly increasing (peaks are >= 36 apart, a fiducial within 32 before its peak), so every
- * RR interval is >= 4; clamped to TQ_ECG_RR_LIMIT < 2^26, an interval in Q4 is < 2^30 and so is long_q4 (a
+ * RR interval is >= 4; clamped to TQ_ECG_RR_LIMIT < 2^26, an interval in Q4 is < 2^30 and so is sinus_q4 (a
  * floor-weighted mean of them, >= 64). Windows: |b - mean| < 2^16, in Q4 < 2^20, template and differences < 2^21,
  * a window's sum of absolute differences from the template < 128 * 2^21 = 2^28.
  */
@@ -39,7 +39,7 @@ static void pop(tq_ecg_state_t *s)
 
 /* RR intervals of the head beat, as ecg.describe's pre / post, clamped (see the header). */
 typedef struct {
-    int32_t pre, post, local, long_q4;
+    int32_t pre, post, local, sinus_q4;
 } rr_t;
 
 /* ecg.irregular_update: the EMA (1/32, Q12) of "this pre interval differs from the previous one by more than
@@ -63,8 +63,22 @@ static int8_t fraction_q7(int32_t value_q12)
     return (int8_t)(q7 < INT8_MAX ? q7 : INT8_MAX);
 }
 
+/* ecg.sinus_update: the sinus RR in Q4, started at the first interval, then an EMA 1/4 of the intervals on time
+ * (7/8 .. 5/4 of it) and 1/128 of the others. Both sides of the tests are < 2^33: compared in 64 bits. */
+static void sinus_update(tq_ecg_state_t *s, int32_t pre)
+{
+    const int32_t pre_q4 = pre * (1 << 4);
+    if (s->sinus_q4 < 0) {
+        s->sinus_q4 = pre_q4;
+        return;
+    }
+    const int on_time = (int64_t)pre_q4 * TQ_ECG_SINUS_EARLY_DEN >= (int64_t)s->sinus_q4 * TQ_ECG_SINUS_EARLY_NUM
+                        && (int64_t)pre_q4 * TQ_ECG_SINUS_LATE_DEN <= (int64_t)s->sinus_q4 * TQ_ECG_SINUS_LATE_NUM;
+    s->sinus_q4 += (pre_q4 - s->sinus_q4) >> (on_time ? TQ_ECG_SINUS_SHIFT : TQ_ECG_SINUS_DRIFT_SHIFT);
+}
+
 /* The per-beat RR update of ecg.describe (for every beat 1 .. n-2, described or dropped): the local rhythm is the
- * mean of the last LOCAL_RR pre intervals, the long-term one an EMA 1/128 in Q4 started at the first interval. */
+ * mean of the last LOCAL_RR pre intervals, the sinus one the EMA above. */
 static rr_t rr_update(tq_ecg_state_t *s)
 {
     const int32_t fid = pending_at(s, 0);
@@ -82,9 +96,8 @@ static rr_t rr_update(tq_ecg_state_t *s)
     rr.local = s->rr_hist_sum / s->rr_hist_count; /* both > 0: Python's // */
     irregular_update(s, rr.local);
 
-    const int32_t pre_q4 = rr.pre * (1 << 4);
-    s->long_q4 = s->long_q4 < 0 ? pre_q4 : s->long_q4 + ((pre_q4 - s->long_q4) >> TQ_ECG_LONG_SHIFT);
-    rr.long_q4 = s->long_q4;
+    sinus_update(s, rr.pre);
+    rr.sinus_q4 = s->sinus_q4;
     return rr;
 }
 
@@ -242,9 +255,9 @@ void tq_ecg_beat_describe(tq_ecg_state_t *s, tq_ecg_beat_t *beat)
 
     beat->x1[0] = ratio_q5(rr.pre, rr.local);
     beat->x1[1] = ratio_q5(rr.post, rr.local);
-    beat->x1[2] = ratio_q5(rr.pre * 16, rr.long_q4);
-    beat->x1[3] = ratio_q5(rr.post * 16, rr.long_q4);
-    beat->x1[4] = ratio_q5(rr.local * 16, rr.long_q4);
+    beat->x1[2] = ratio_q5(rr.pre * 16, rr.sinus_q4);
+    beat->x1[3] = ratio_q5(rr.post * 16, rr.sinus_q4);
+    beat->x1[4] = ratio_q5(rr.local * 16, rr.sinus_q4);
     beat->x1[5] = fraction_q7(s->irregular_q12);
     beat->sample = fid * TQ_ECG_DECIMATION - TQ_ECG_CHAIN_DELAY;
     pop(s);
