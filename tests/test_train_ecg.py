@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import assert_one_line_error, run_cli
 from tinyqi.data.ecg import DECISION_NOTE
+from tinyqi.errors import TinyqiError
 from tinyqi.tflite_model import load_tflite
 
 CONTRACT_FILES = ["model.keras", "model_int8.tflite", "metrics.json", "report.md", "confusion_int8.png", "manifest.json"]
@@ -126,3 +127,28 @@ def test_fiducial_shifts_are_scored(two_runs):
     shifts = json.loads((out / "robustness.json").read_text())["shifts"]
     m = json.loads((out / "metrics.json").read_text())
     assert set(shifts) == {"-2", "0", "2"} and shifts["0"]["macro_f1"] == m["int8"]["macro_f1"]
+
+
+def test_a_run_of_other_rr_features_is_refused_where_the_chain_feeds_it(two_runs, tmp_path):
+    """The run records what its model's x1 means; a run of another chain version (before the record: the long-term
+    RR) is refused with one line by everything that pairs its model with this chain, never run silently."""
+    import shutil
+
+    from tinyqi.firmware.monitor import chain_inputs
+    from tinyqi.manifest import write_manifest
+    from tinyqi.signal import ecg
+
+    out = two_runs[0][0]
+    assert json.loads((out / "metrics.json").read_text())["dataset"]["rr_features"] == ecg.RR_FEATURES
+    assert chain_inputs(out) in (["x0", "x1"], ["x1", "x0"])
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    m = json.loads((old / "metrics.json").read_text())
+    del m["dataset"]["rr_features"]
+    (old / "metrics.json").write_text(json.dumps(m))
+    (old / "manifest.json").unlink()
+    write_manifest(old, "train")  # a consistent run directory of the chain before 2026-12-07
+    for args in (("robust", str(old), "--shifts", "0"), ("compress", str(old), "--method", "magnitude-global")):
+        assert_one_line_error(run_cli(*args), "metrics.json", "long-term RR", "train the run again")
+    with pytest.raises(TinyqiError, match="over_sinus"):
+        chain_inputs(old)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tinyqi import modeldir
 from tinyqi.data import mitdb, nstdb
-from tinyqi.data.ecg import load_ecg_dataset, load_records
+from tinyqi.data.ecg import check_rr_features, load_ecg_dataset, load_records
 from tinyqi.errors import TinyqiError
 from tinyqi.evaluate import classification_metrics
 from tinyqi.files import read_json
@@ -40,6 +40,7 @@ def ecg_model(model_dir: Path, what: str) -> tuple[str, dict]:
     if info.get("name") != "mitdb":
         raise TinyqiError(f"{model_dir}: not an ECG run (dataset {info.get('name')}); {what} applies to ECG runs "
                           "only")
+    check_rr_features(info, model_dir / "metrics.json")
     return manifest["files"][MODEL], info
 
 

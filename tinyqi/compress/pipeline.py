@@ -35,6 +35,7 @@ import numpy as np
 from tinyqi import convert, csr, modeldir
 from tinyqi.compress import channels, lowrank, prune, storage
 from tinyqi.data.dataset import Dataset
+from tinyqi.data.ecg import check_rr_features
 from tinyqi.errors import TinyqiError
 from tinyqi.files import check_replaceable, read_json, require, staged_dir, write_bytes, write_json
 from tinyqi.manifest import MODEL, check_model_dir, is_model_dir_output, write_manifest
@@ -122,6 +123,8 @@ def load_run(run_dir: str | Path, data_dir: str | None = None) -> Run:
     check_keras_archive(run_dir / "model.keras")
     metrics = read_run_metrics(run_dir / "metrics.json")
     info = metrics["dataset"]
+    if info.get("name") == "mitdb":
+        check_rr_features(info, run_dir / "metrics.json")
     if data_dir is not None:
         check_data_dir(data_dir, info["sample"])
     elif not info["sample"]:

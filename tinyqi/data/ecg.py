@@ -66,6 +66,7 @@ def load_ecg_dataset(data_dir=None, *, sample: bool = False, split: str = "inter
         "fiducial_shift": shift,
         "chain": CHAIN_NOTE if beats == "detected" else ANNOTATED_NOTE,
         "decision": DECISION_NOTE,
+        "rr_features": list(chain.RR_FEATURES),  # what the model's x1 means: check_rr_features
         "train_beats": int(len(train.label)),
         "train_noisy_beats": int(sum(len(b.label) for b in noisy.values())),  # of train_beats (tinyqi.data.augment)
         "val_beats": int(len(val.label)),
@@ -151,3 +152,15 @@ def _sample_records() -> dict[str, mitdb.Record]:
 
 def fetch_mitdb(from_dir=None, data_dir=None, progress=None) -> Path:
     return store.fetch("mitdb", PHYSIONET_URL, from_dir=from_dir, data_dir=data_dir, progress=progress)
+
+
+def check_rr_features(info: dict, where: Path) -> None:
+    """A run (or variant) whose model was trained on other RR features than the chain computes now cannot be paired
+    with this chain: its x1 would mean something else, silently. Runs made before the record (until the eighth
+    version, 2026-12-07) measured against the long-term RR."""
+    recorded = info.get("rr_features")
+    if recorded != chain.RR_FEATURES:
+        trained = (", ".join(recorded) if isinstance(recorded, list)
+                   else "of the chain before 2026-12-07 (over the long-term RR)")
+        raise TinyqiError(f"{where}: its model was trained on the RR features {trained}, this chain computes "
+                          f"{', '.join(chain.RR_FEATURES)}: train the run again (`tinyqi train ecg`)")

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyqi import __version__
+from tinyqi.data.ecg import check_rr_features
 from tinyqi.errors import TinyqiError
 from tinyqi.files import write_json
 from tinyqi.firmware.boards import BoardProfile
@@ -134,6 +135,9 @@ def chain_inputs(model_dir: Path) -> list[str]:
         raise TinyqiError(f"{model_dir / MODEL_FILE}: inputs {shapes}; the monitor feeds the ECG chain's two int8 "
                           f"inputs, ({ecg.WINDOW}, {len(ecg.WAVE_CHANNELS)}) and ({len(ecg.RR_FEATURES)},): use a model of `tinyqi train ecg` "
                           "(or a vibration run, whose metrics.json names its task)")
+    metrics = read_metrics(model_dir)
+    if metrics is not None:  # the hand-written test model has none: its inputs are the chain's by construction
+        check_rr_features(metrics.get("dataset", {}), model_dir / METRICS_FILE)
     return names
 
 
