@@ -235,7 +235,8 @@ void tq_run(void)
 # TFLM lifts by 2^20, so a rounding of a lift shows in the output only where the sum sits on an output rounding
 # boundary: these sets (found among random ones) meet such pairs, and a lift that drops a rounding or a rounding
 # shift's sign correction changes 1 to 23 of their outputs. Then the ECG model's ADD (both inputs' multiplier 2^30,
-# shift 0), a narrower clamp and an output shift of -30.
+# shift 0), a narrower clamp and an output shift of -30. Last, input rescales TFLM never makes (1/2 is the larger
+# one's, the other's is below it) for tq_add_s8's general lift: no shift, and a left shift.
 ADD_CASES = [(-90, 66, 1608873208, -9, 1619317073, -8, 1218157354, -10, 81, -128, 127),
              (47, 22, 1280960027, -3, 1475362225, -11, 1082611241, -15, -32, -128, 127),
              (-71, -43, 1 << 30, 0, 2019812455, -8, 1531432987, -15, 73, -128, 127),
@@ -244,7 +245,9 @@ ADD_CASES = [(-90, 66, 1608873208, -9, 1619317073, -8, 1218157354, -10, 81, -128
              (-13, 23, 1 << 30, 0, 1557045919, -1, 1074207997, -18, 13, -128, 127),
              (0, 5, 1 << 30, 0, 1 << 30, 0, 1800000000, -19, -128, -128, 127),
              (-90, 66, 1608873208, -9, 1619317073, -8, 1218157354, -10, 81, -100, 100),
-             (3, -7, 1 << 30, 0, 2000000000, -31, 1 << 30, -30, -128, -128, 127)]
+             (3, -7, 1 << 30, 0, 2000000000, -31, 1 << 30, -30, -128, -128, 127),
+             (5, -9, 1 << 30, 0, 1500000000, 0, 1700000000, -12, 7, -128, 127),
+             (-5, 9, 1300000000, 1, 1 << 30, 0, 1700000000, -13, -7, -128, 127)]
 
 
 def add_reference(case) -> np.ndarray:

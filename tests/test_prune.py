@@ -224,3 +224,32 @@ def test_row_balanced_masks_reach_the_int8_csr_tables(toy):
     for table in csr.tables_from_tflite(tm):
         counts = np.diff(table.row_ptr.astype(int))
         assert len(set(counts.tolist())) == 1, (table.name, counts)
+
+
+def test_a_convolution_gets_a_csr_table_only_while_the_csr_kernel_is_faster():
+    """At 40 % density a convolution's table is smaller than its dense bytes, but the dense kernel is faster there
+    (storage.CSR_CONV_MAX_DENSITY): no table; at 30 % one. A fully connected layer keeps the size rule alone."""
+    from tflite_builder import TensorSpec, chain_model, conv_model
+    from tinyqi import csr
+    from tinyqi.compress import storage
+    from tinyqi.tflite_model import parse_tflite
+
+    def kept_row(width, count):
+        row = np.zeros(width, np.int8)
+        row[:count] = np.arange(1, count + 1)
+        return row
+
+    for nonzero, tabled in ((12, True), (16, False)):  # of 40 per filter row: 30 % and 40 %
+        spec = conv_model()
+        spec.add(TensorSpec("in0_x", (1, 1, 6, 8), np.int8, [0.03], [-1]),
+                 TensorSpec("w", (8, 1, 5, 8), np.int8, [0.01] * 8, [0] * 8,
+                            np.tile(kept_row(40, nonzero), (8, 1)).reshape(8, 1, 5, 8)),
+                 TensorSpec("b", (8,), np.int32, [0.0003] * 8, [0] * 8, np.zeros(8, np.int32)),
+                 TensorSpec("y", (1, 1, 2, 8), np.int8, [0.02], [-5]))
+        tm = parse_tflite(spec.to_bytes())
+        table = csr.dense_to_csr(tm.tensor(1).data, 1, "w")
+        assert table.storage_bytes() < tm.tensor(1).data.nbytes  # the size rule alone would make it
+        assert bool(storage.worthwhile_tables(tm)) == tabled, nonzero
+    fc = chain_model()
+    fc.tensors["w"].data = np.stack([kept_row(4, 1)] * 3)  # 25 % dense: smaller as a table
+    assert [t.name for t in storage.worthwhile_tables(parse_tflite(fc.to_bytes()))] == ["w"]

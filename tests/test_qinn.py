@@ -66,6 +66,27 @@ def test_hybrid_qinn_converts_to_int8_and_runs_in_tflm(conv_ranks):
     assert agree >= 0.9
 
 
+def test_conversion_folds_the_phase_into_the_bias_before_the_join():
+    """The ECG QINN's interference follows the join (an Add of the wave projection and the RR projection): the
+    converted model adds the phase in the wave projection's bias, so its int8 graph has one ADD (the join) and a
+    TANH, and computes the same function."""
+    from tinyqi import convert
+    from tinyqi.tflite_model import parse_tflite
+
+    keras.utils.set_random_seed(0)
+    model = build_ecg_qinn([(128, 1), (5,)], 5)
+    layer = model.get_layer("interference")
+    layer.set_weights([np.linspace(-2.0, 2.0, layer.phase.shape[0]).astype(np.float32)])
+    rng = np.random.default_rng(0)
+    xs = [rng.normal(size=(40, 128, 1)).astype(np.float32), rng.normal(size=(40, 5)).astype(np.float32)]
+    folded = convert.batch1_clone(model)
+    assert "Interference" not in {type(x).__name__ for x in folded.layers}
+    np.testing.assert_allclose(np.concatenate([folded([x[i : i + 1] for x in xs]) for i in range(40)]),
+                               model.predict(xs, verbose=0), atol=1e-6)
+    ops = parse_tflite(convert.to_int8_tflite(model, xs)).op_names()
+    assert ops.count("ADD") == 1 and ops.count("TANH") == 1
+
+
 @pytest.mark.parametrize("conv_ranks", [None, (4, 4)])
 def test_the_ecg_qinn_takes_the_baselines_model_options(conv_ranks):
     """compress trains the QINN with the run's model options (a sweep trial's widths), so the builder must honour

@@ -2,8 +2,9 @@
 
 - `Interference`: y = tanh(x + phi_c), a learnable phase phi per channel, initialised spread over
   [-PHASE_SPREAD, PHASE_SPREAD] so channels start in different regimes of the tanh (near-linear, saturating on one
-  side or the other), the way detuned phases make interference patterns differ. Lowers to ADD + TANH; when it follows
-  a Dense the converter folds the constant ADD into the FULLY_CONNECTED bias, so it costs one TANH.
+  side or the other), the way detuned phases make interference patterns differ. After a Dense, or after an Add of a
+  Dense and other terms (the ECG head's join), tinyqi.convert moves the phase into that Dense's bias, so on the
+  device it costs one TANH (elsewhere it lowers to ADD + TANH).
   With phi = 0 it is a plain tanh: the ablation measures what the learned phases buy.
 - "Entangled" blocks: every output channel is a mixture of ONE shared low-rank hidden state (basis), so r basis
   states serve all outputs: `entangled_dense` = Dense(r, no bias) -> Dense(units); `entangled_conv1d` =
