@@ -87,6 +87,22 @@ def test_conversion_folds_the_phase_into_the_bias_before_the_join():
     assert ops.count("ADD") == 1 and ops.count("TANH") == 1
 
 
+def test_a_phase_stays_where_another_layer_reads_the_sum():
+    """Moving the phase into the bias would change what a second reader of the same sum sees: not folded."""
+    from tinyqi import convert
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((6,))
+    h = keras.layers.Dense(4)(inp)
+    out = keras.layers.Concatenate()([Interference(name="interference")(h), h])
+    model = keras.Model(inp, out)
+    model.get_layer("interference").set_weights([np.full(4, 0.7, np.float32)])
+    clone = convert.batch1_clone(model)
+    assert isinstance(clone.get_layer("interference"), Interference)
+    x = np.random.default_rng(0).normal(size=(1, 6)).astype(np.float32)
+    np.testing.assert_allclose(clone(x), model(x), atol=1e-6)
+
+
 @pytest.mark.parametrize("conv_ranks", [None, (4, 4)])
 def test_the_ecg_qinn_takes_the_baselines_model_options(conv_ranks):
     """compress trains the QINN with the run's model options (a sweep trial's widths), so the builder must honour

@@ -52,8 +52,11 @@ def _phase_folds(model) -> dict[str, str]:
 
     from tinyqi.models.qinn import Interference
 
-    def biased_dense(layer):
-        return isinstance(layer, layers.Dense) and layer.use_bias
+    def read_once(layer) -> bool:  # called once, and its output read by one layer only
+        return len(layer._inbound_nodes) == 1 and len(layer._outbound_nodes) == 1
+
+    def biased_dense(layer) -> bool:
+        return isinstance(layer, layers.Dense) and layer.use_bias and read_once(layer)
 
     folds = {}
     for layer in model.layers:
@@ -61,8 +64,8 @@ def _phase_folds(model) -> dict[str, str]:
             continue
         source = layer.input._keras_history.operation
         terms = [t._keras_history.operation for t in source.input] if isinstance(source, layers.Add) else [source]
-        into = next((t for t in terms if biased_dense(t) and len(t._inbound_nodes) == 1), None)
-        if into is not None and len(source._inbound_nodes) == 1:
+        into = next((t for t in terms if biased_dense(t)), None)
+        if into is not None and read_once(source):  # nothing else reads the sum the phase moves into
             folds[layer.name] = into.name
     return folds
 
