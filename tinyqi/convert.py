@@ -47,7 +47,7 @@ def _phase_folds(model) -> dict[str, str]:
     """Interference layer -> the Dense whose bias takes its phase: tanh(x + phase) after a Dense, or after an Add of
     a Dense and other terms, is tanh of the same sum with the phase in that Dense's bias. Folded, the device runs a
     TANH alone; unfolded after an Add, the converter keeps a second int8 ADD (two rescales and a requantisation per
-    channel, about 1,200 cycles of the ECG QINN's ~25,000 on a Cortex-M4). The float function is the same."""
+    channel: about 1,200 cycles of the ECG QINN's ~43,000 on a Cortex-M4). The float function is the same."""
     from keras import layers
 
     from tinyqi.models.qinn import Interference

@@ -62,6 +62,10 @@ class CsrTable:
         return int(self.values.size)
 
     @property
+    def density(self) -> float:
+        return self.nnz / (self.rows * self.cols)
+
+    @property
     def key(self) -> str:
         return f"t{self.tensor_index}"
 
@@ -217,7 +221,7 @@ def _check_matches(model: TfliteModel, table: CsrTable) -> None:
 def _entry(t: CsrTable) -> dict:
     return {
         "key": t.key, "tensor_index": t.tensor_index, "name": t.name, "shape": list(t.shape),
-        "rows": t.rows, "cols": t.cols, "nnz": t.nnz, "density": round(t.nnz / (t.rows * t.cols), 6),
+        "rows": t.rows, "cols": t.cols, "nnz": t.nnz, "density": round(t.density, 6),
         "row_ptr_dtype": t.row_ptr.dtype.name, "col_idx_dtype": t.col_idx.dtype.name,
         "storage_bytes": t.storage_bytes(), "scales": list(t.scales), "zero_points": list(t.zero_points),
     }

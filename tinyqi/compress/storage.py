@@ -29,7 +29,7 @@ def worthwhile_tables(model: TfliteModel) -> list[csr.CsrTable]:
     convolution, only up to CSR_CONV_MAX_DENSITY (above it the dense kernel is faster, and a few bytes larger)."""
     convolutions = {op.inputs[1] for op in model.operators if op.op == "CONV_2D"}
     return [t for t in csr.tables_from_tflite(model) if t.storage_bytes() < model.tensor(t.tensor_index).data.nbytes
-            and (t.tensor_index not in convolutions or t.nnz <= CSR_CONV_MAX_DENSITY * t.rows * t.cols)]
+            and (t.tensor_index not in convolutions or t.density <= CSR_CONV_MAX_DENSITY)]
 
 
 def storage(model: TfliteModel, tables: list[csr.CsrTable]) -> dict:

@@ -57,14 +57,14 @@ static __attribute__((noinline)) void lift_run(const int8_t *x, int32_t offset, 
     }
 }
 
-/* out[i] = the output stage of lifted_a[i] + lifted_b[i]. Out of line, with the usual stage (a right shift, an
- * activation as wide as int8: one saturation) in a loop of its own, for the same reason as lift_run. */
+/* out[i] = the output stage of lifted_a[i] + lifted_b[i]. Out of line, with the usual stage (tq_usual_output) in a
+ * loop of its own, for the same reason as lift_run. */
 static __attribute__((noinline)) void sum_run(const add_stage_t *s, const int32_t *lifted_a,
                                               const int32_t *lifted_b, int8_t *out, int32_t count)
 {
     const tq_requant_t r = s->output;
     const int32_t offset = s->output_offset;
-    if (r.left_shift == 0 && r.right_shift > 0 && s->act_min == INT8_MIN && s->act_max == INT8_MAX) {
+    if (tq_usual_output(r, s->act_min, s->act_max)) {
         const tq_requant_t right = {r.multiplier, 0, r.right_shift};
         for (int32_t i = 0; i < count; ++i) {
             out[i] = tq_saturate_s8(tq_requantize_split(lifted_a[i] + lifted_b[i], right) + offset);

@@ -97,9 +97,8 @@ TQ_DEFINE_CSR_ACCUMULATE(accumulate_u16, uint16_t)
 
 typedef void (*accumulate_fn)(const csr_channel_t *, const int8_t *, int32_t, int32_t *);
 
-/* Pass 2: out[i * out_step] = the channel's output of acc[i], i < n. The usual stage, no left shift, a rounding
- * right shift and an activation as wide as int8 (none, or a ReLU whose zero point is -128), gets its own loop:
- * with the shift's direction known and the clamp one saturation, the constants fit in registers. */
+/* Pass 2: out[i * out_step] = the channel's output of acc[i], i < n; the usual stage (tq_usual_output) in a loop of
+ * its own. */
 static __attribute__((noinline)) void requantize_channel(const int32_t *acc, int32_t n, int8_t *out,
                                                         const csr_channel_t *ch)
 {
@@ -108,7 +107,7 @@ static __attribute__((noinline)) void requantize_channel(const int32_t *acc, int
     const tq_channel_output_t *const stage = &ch->stage;
     const tq_requant_t r = stage->requant;
     const int32_t offset = stage->output_offset;
-    if (r.left_shift == 0 && r.right_shift > 0 && stage->act_min == INT8_MIN && stage->act_max == INT8_MAX) {
+    if (tq_usual_output(r, stage->act_min, stage->act_max)) {
         const tq_requant_t right = {r.multiplier, 0, r.right_shift};
         for (; acc != end; ++acc, out += out_step) {
             *out = tq_saturate_s8(tq_requantize_split(*acc, right) + offset);

@@ -45,7 +45,7 @@ static inline __attribute__((always_inline)) void requantise_loop(const int32_t 
 static __attribute__((noinline)) void requantise_outputs(const int32_t *acc, int32_t count, int32_t pooled,
                                                          const tq_channel_output_t *q, int8_t *out, int32_t out_step)
 {
-    if (q->requant.left_shift == 0 && q->requant.right_shift > 0 && q->act_min == INT8_MIN && q->act_max == INT8_MAX) {
+    if (tq_usual_output(q->requant, q->act_min, q->act_max)) {
         if (pooled) {
             requantise_loop(acc, count, 1, 1, q, out, out_step);
         } else {

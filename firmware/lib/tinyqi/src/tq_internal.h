@@ -100,6 +100,14 @@ static inline int8_t tq_saturate_s8(int32_t x)
 #endif
 }
 
+/* The usual output stage: no left shift, a rounding right shift and an activation as wide as int8 (none, or a ReLU
+ * whose zero point is -128). Kernels give it a loop of its own: with the shift's direction known and the clamp one
+ * saturation (tq_saturate_s8), its constants fit in registers. */
+static inline int tq_usual_output(tq_requant_t r, int32_t act_min, int32_t act_max)
+{
+    return r.left_shift == 0 && r.right_shift > 0 && act_min == INT8_MIN && act_max == INT8_MAX;
+}
+
 /* The larger of two accumulators: the fused max-pool of the convolutions (exact before requantisation, which is
  * monotonic where codegen fuses). */
 static inline int32_t tq_max_s32(int32_t a, int32_t b)
