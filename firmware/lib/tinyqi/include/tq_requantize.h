@@ -69,10 +69,12 @@ static inline int32_t tq_requantize_split(int32_t x, tq_requant_t r)
     if (r.right_shift == 0) {
         return (int32_t)((product + half) >> 31);
     }
-    /* 2^(s-1) - [x < 0] >= 0: unsigned, so the compiler carries no sign into the high word of the shift below
-     * (which stays under 2^62). */
-    const uint32_t half_divisor = ((uint32_t)1 << (r.right_shift - 1)) - (uint32_t)(shifted < 0);
-    const int64_t sum = product + half + (int64_t)((uint64_t)half_divisor << 31);
+    /* The rounding constant (2^(s-1) - [x < 0]) * 2^31 + 2^30 as the part that depends on s alone (a kernel's loop
+     * hoists it; its two words need no carry) less [x < 0] * 2^31: per value one subtraction with borrow before
+     * the multiply-accumulate. Unsigned, so no sign is carried into the high word (the sum stays under 2^62). */
+    const uint64_t rounding = ((uint64_t)((uint32_t)1 << (r.right_shift - 1)) << 31) + (uint64_t)half;
+    const uint64_t negative = (uint64_t)((uint32_t)shifted >> 31) << 31;
+    const int64_t sum = product + (int64_t)(rounding - negative);
     return (int32_t)(sum >> 32) >> (r.right_shift - 1);
 }
 
