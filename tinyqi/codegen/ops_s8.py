@@ -110,25 +110,29 @@ def conv2d(lw: Lowering) -> None:
     bias = lw.define("bias", _folded_bias(lw, w.data.reshape(out_c, -1), input_offset, out_c),
                      "bias + input_offset * sum(w)")
     table = lw.csr.get(op.inputs[1])
-    scratch = lw.scratch(win.padded_bytes_s8)
     p = lw.define("params", params, ctype="tq_conv2d_s8_params_t")
     suffix = "" if pool is None else "+max_pool_2d"
     if table is None:
+        scratch = lw.scratch(win.padded_bytes_s8)
         filt = lw.define("filter", w.data.ravel(), f"filter '{w.name}' {list(w.shape)}")
         lw.emit("tq_conv2d_s8", [scratch, p, lw.read(op.inputs[0]), filt, bias, lw.write(result)], name + suffix)
         return
-    cols = table.col_idx.astype(np.int64)
-    fy, rem = np.divmod(cols, kw * in_c)
+    scratch = lw.scratch(win.planar_bytes_s8)
+    filt = _csr_struct(lw, table, _planar_offsets(lw, table, win, kw, in_c))
+    lw.emit("tq_conv2d_csr_s8", [scratch, p, lw.read(op.inputs[0]), filt, bias, lw.write(result)],
+            name + "_csr" + suffix)
+
+
+def _planar_offsets(lw: Lowering, table: CsrTable, win: Window, kw: int, in_c: int) -> np.ndarray:
+    """The CSR table's columns (filter row, column, channel) as offsets in tq_conv2d_csr_s8's channel-planar copy
+    of the input: channel * plane + row * dilation * width + column * dilation."""
+    fy, rem = np.divmod(table.col_idx.astype(np.int64), kw * in_c)
     fx, ch = np.divmod(rem, in_c)
-    offsets = fy * win.dilation_h * win.row_stride + fx * win.dilation_w * in_c + ch
+    offsets = ch * win.padded_h * win.planar_row + fy * win.dilation_h * win.planar_row + fx * win.dilation_w
     if offsets.max(initial=0) > np.iinfo(np.uint16).max:
         raise lw.fail("a filter window spans more than 64 KiB of input, beyond the CSR kernel's 16-bit offsets",
                       "generate this model with --dense")
-    col_idx = table.col_idx if np.array_equal(offsets, cols) else offsets.astype(
-        smallest_uint(int(offsets.max(initial=0))))
-    filt = _csr_struct(lw, table, col_idx)
-    lw.emit("tq_conv2d_csr_s8", [scratch, p, lw.read(op.inputs[0]), filt, bias, lw.write(result)],
-            name + "_csr" + suffix)
+    return offsets.astype(smallest_uint(int(offsets.max(initial=0))))
 
 
 def depthwise_conv2d(lw: Lowering) -> None:

@@ -62,6 +62,16 @@ class Window:
         return self.padded_h * self.padded_w * self.input["c"] if self.needs_padding else 0
 
     @property
+    def planar_row(self) -> int:
+        """Bytes of one row of the CSR convolution's channel-planar copy (tq_conv2d_csr_s8.c): the padded width and
+        three strides of slack, which a walk of a row narrower than four pixels reads."""
+        return self.padded_w + 3 * self.stride_w
+
+    @property
+    def planar_bytes_s8(self) -> int:
+        return self.input["c"] * self.padded_h * self.planar_row
+
+    @property
     def row_stride(self) -> int:
         """Elements between two input rows as the int8 kernels see them (padded copy or the input itself)."""
         return (self.padded_w if self.needs_padding else self.input["w"]) * self.input["c"]
