@@ -185,10 +185,29 @@ static int32_t centred_q4(const tq_ecg_state_t *s, int32_t start, int32_t mean, 
  * of the dense model. So the 160 samples are copied out of the ring once, the 33 window sums slide (one sample in,
  * one out), and the shifts are tried in the order 0, -1, +1, -2, +2, ... with a strict "<": that order alone gives
  * Python's tie rule, and it lets a shift stop as soon as its partial sum reaches the best cost so far (the sum only
- * grows), checked every 16 samples. */
+ * grows), checked every 16 samples. The 16-sample blocks are summed QRS first, then outwards (the sum is the same in
+ * any order): a shifted QRS differs from the template's most, so most shifts stop after the first block, and a block
+ * is four samples a step (block_cost). Together: 23,200 -> 13,300 modelled cycles per beat (record 100, 60 s). */
 #define TQ_ECG_SPAN (TQ_ECG_WINDOW + 2 * TQ_ECG_ALIGN)
 #define TQ_ECG_SHIFTS (2 * TQ_ECG_ALIGN + 1)
 #define TQ_ECG_COST_BLOCK 16
+#define TQ_ECG_COST_BLOCKS (TQ_ECG_WINDOW / TQ_ECG_COST_BLOCK)
+
+/* Block starts by distance from the fiducial (sample BEFORE of the window: block 2): 2, 3, 1, 4, 0, 5, 6, 7. */
+static const uint8_t cost_block_order[TQ_ECG_COST_BLOCKS] = {32, 48, 16, 64, 0, 80, 96, 112};
+_Static_assert(TQ_ECG_WINDOW == 128 && TQ_ECG_BEFORE / TQ_ECG_COST_BLOCK == 2, "cost_block_order: QRS block first");
+
+/* sum |x[u] - mean - template[u]| over one block, four samples a step (GCC does not unroll it: 12 cycles a sample
+ * in a loop of one). */
+static inline int32_t block_cost(const int32_t *x, const int32_t *template_q, int32_t mean)
+{
+    int32_t cost = 0;
+    for (int32_t u = 0; u < TQ_ECG_COST_BLOCK; u += 4) {
+        cost += tq_ecg_abs(x[u] - mean - template_q[u]) + tq_ecg_abs(x[u + 1] - mean - template_q[u + 1]) +
+                tq_ecg_abs(x[u + 2] - mean - template_q[u + 2]) + tq_ecg_abs(x[u + 3] - mean - template_q[u + 3]);
+    }
+    return cost;
+}
 
 static int32_t aligned_start(const tq_ecg_state_t *s, int32_t fid, int32_t *mean_out)
 {
@@ -211,11 +230,8 @@ static int32_t aligned_start(const tq_ecg_state_t *s, int32_t fid, int32_t *mean
         const int32_t *x = span + TQ_ECG_ALIGN + shift;
         const int32_t mean = means[TQ_ECG_ALIGN + shift] * (1 << TQ_ECG_TEMPLATE_SHIFT);
         int32_t cost = 0;
-        for (int32_t t = 0; t < TQ_ECG_WINDOW && cost < best_cost; t += TQ_ECG_COST_BLOCK) {
-            for (int32_t u = t; u < t + TQ_ECG_COST_BLOCK; ++u) {
-                const int32_t d = x[u] - mean - s->template_q[u];
-                cost += d < 0 ? -d : d;
-            }
+        for (int32_t b = 0; b < TQ_ECG_COST_BLOCKS && cost < best_cost; ++b) {
+            cost += block_cost(x + cost_block_order[b], s->template_q + cost_block_order[b], mean);
         }
         if (cost < best_cost) {
             best_cost = cost;
