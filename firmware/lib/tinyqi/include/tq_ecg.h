@@ -126,6 +126,7 @@ typedef struct {
     /* stage 6: pending beats and beat description (tq_ecg_beat.c) */
     int32_t pending_fid[TQ_ECG_PENDING];      /* fiducials of detected beats waiting for a successor / window */
     int32_t pending_head, pending_count;
+    int32_t beat_due;                         /* tq_ecg_beat_due as of the last b sample or description */
     int32_t prev_fid;                         /* fiducial of the beat before the pending head */
     int32_t rr_hist[TQ_ECG_LOCAL_RR];         /* the last 8 pre-RR intervals (clamped to TQ_ECG_RR_LIMIT) */
     int32_t rr_hist_sum, rr_hist_count, rr_hist_pos;

@@ -31,14 +31,17 @@ void tq_ecg_push(tq_ecg_state_t *s, int16_t sample)
     }
     tq_ecg_detect(s, s->k - 1, mwi);
     /* Drop decisions are made now, at Python's `ready` sample, even if the caller drains the beats later. */
-    (void)tq_ecg_beat_due(s);
+    s->beat_due = tq_ecg_beat_due(s);
 }
 
+/* Only a b sample (in tq_ecg_push) or a description changes what is due, so a caller that asks after every input
+ * sample reads a flag (the queue check cost about 26 cycles a call). */
 int tq_ecg_next_beat(tq_ecg_state_t *s, tq_ecg_beat_t *beat)
 {
-    if (!tq_ecg_beat_due(s)) {
+    if (!s->beat_due) {
         return 0;
     }
     tq_ecg_beat_describe(s, beat);
+    s->beat_due = tq_ecg_beat_due(s);
     return 1;
 }
