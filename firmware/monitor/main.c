@@ -54,14 +54,15 @@ static void classify(const tq_ecg_beat_t *described) {
     tq_monitor_result_end(&text, cycles);
 }
 
-/* A beat is ready at most a few times per sample; each next_beat call is chain work, the last one included. */
+/* A beat is ready at most a few times per sample; each next_beat call is chain work, the last one included. The
+ * beats are drained only when the push says one is ready. */
 static void process(int16_t sample) {
     uint32_t start = tq_cycles_now();
-    tq_ecg_push(&chain, sample);
+    int ready = tq_ecg_push(&chain, sample);
     tq_monitor_totals.chain_cycles += tq_monitor_cycles_since(start);
-    for (;;) {
+    while (ready) {
         start = tq_cycles_now();
-        int ready = tq_ecg_next_beat(&chain, &beat);
+        ready = tq_ecg_next_beat(&chain, &beat);
         tq_monitor_totals.chain_cycles += tq_monitor_cycles_since(start);
         if (!ready) {
             break;

@@ -53,12 +53,16 @@ static void emit(int32_t tag, int32_t a, int32_t b, const tq_ecg_beat_t *beat)
     fwrite(&r, sizeof r, 1, stdout);
 }
 
-static void drain(void)
+/* Emits the ready beats; returns 1 if there was one although the push said none was ready. */
+static int drain(int ready)
 {
     tq_ecg_beat_t beat;
+    int drained = 0;
     while (tq_ecg_next_beat(&state, &beat)) {
         emit(%(tag_beat)d, beat.sample, 0, &beat);
+        drained = 1;
     }
+    return drained && !ready;
 }
 
 /* argv[1] "end": the caller misbehaves and drains the beats only after the last sample (the queue overflows). */
@@ -76,7 +80,7 @@ int main(int argc, char **argv)
     size_t got;
     while ((got = fread(chunk, sizeof chunk[0], sizeof chunk / sizeof chunk[0], stdin)) > 0) {
         for (size_t i = 0; i < got; ++i) {
-            tq_ecg_push(&state, chunk[i]);
+            const int ready = tq_ecg_push(&state, chunk[i]);
             if (state.detections != seen) {
                 if (state.detections != seen + 1) {
                     fprintf(stderr, "%%d detections in one push\n", (int)(state.detections - seen));
@@ -85,12 +89,13 @@ int main(int argc, char **argv)
                 seen = state.detections;
                 emit(%(tag_detection)d, state.last_fid, state.k - 1, NULL);
             }
-            if (drain_each_push) {
-                drain();
+            if (drain_each_push && drain(ready)) {
+                fprintf(stderr, "a beat was ready after a push that returned 0\n");
+                return 5;
             }
         }
     }
-    drain();
+    drain(1);
     return fflush(stdout) == 0 ? 0 : 4;
 }
 """

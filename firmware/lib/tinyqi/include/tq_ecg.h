@@ -4,7 +4,7 @@
  * this code matches bit for bit, is tinyqi/signal/ecg.py: every constant below is named as there
  * (TQ_ECG_<NAME> = ecg.<NAME>). Specification and latencies: docs/signal.md.
  *
- * Use: tq_ecg_init(&s); then for every 360 Hz sample: tq_ecg_push(&s, sample); while (tq_ecg_next_beat(&s, &b))
+ * Use: tq_ecg_init(&s); then for every 360 Hz sample: if (tq_ecg_push(&s, sample)) while (tq_ecg_next_beat(&s, &b))
  * { copy b.x0 / b.x1 into the model's inputs, invoke }. A sample of TQ_ECG_INVALID (lead off, ADC fault) holds
  * the last valid value.
  */
@@ -141,8 +141,9 @@ typedef struct {
 
 void tq_ecg_init(tq_ecg_state_t *s);
 
-/* Feed one input sample (360 Hz, ADC counts minus the ADC zero, 200 counts/mV). */
-void tq_ecg_push(tq_ecg_state_t *s, int16_t sample);
+/* Feed one input sample (360 Hz, ADC counts minus the ADC zero, 200 counts/mV). Returns 1 when a beat is ready
+ * (tq_ecg_next_beat has one to give), else 0: a caller may drain only then (draining anyway is harmless). */
+int tq_ecg_push(tq_ecg_state_t *s, int16_t sample);
 
 /* After a push: 1 and fills *beat while a beat is ready to classify (at most a few per push), else 0. */
 int tq_ecg_next_beat(tq_ecg_state_t *s, tq_ecg_beat_t *beat);

@@ -23,19 +23,19 @@ void tq_ecg_init(tq_ecg_state_t *s)
     s->last_fid = -1;
 }
 
-void tq_ecg_push(tq_ecg_state_t *s, int16_t sample)
+/* Only a b sample (here) or a description changes what is due: the flag is kept, so a caller learns it from the
+ * push, and a tq_ecg_next_beat without a beat reads it (the queue check cost about 26 cycles a call). */
+int tq_ecg_push(tq_ecg_state_t *s, int16_t sample)
 {
     int32_t mwi;
-    if (!tq_ecg_filter(s, sample, &mwi)) {
-        return;
+    if (tq_ecg_filter(s, sample, &mwi)) {
+        tq_ecg_detect(s, s->k - 1, mwi);
+        /* Drop decisions are made now, at Python's `ready` sample, even if the caller drains the beats later. */
+        s->beat_due = tq_ecg_beat_due(s);
     }
-    tq_ecg_detect(s, s->k - 1, mwi);
-    /* Drop decisions are made now, at Python's `ready` sample, even if the caller drains the beats later. */
-    s->beat_due = tq_ecg_beat_due(s);
+    return s->beat_due;
 }
 
-/* Only a b sample (in tq_ecg_push) or a description changes what is due, so a caller that asks after every input
- * sample reads a flag (the queue check cost about 26 cycles a call). */
 int tq_ecg_next_beat(tq_ecg_state_t *s, tq_ecg_beat_t *beat)
 {
     if (!s->beat_due) {
