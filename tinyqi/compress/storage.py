@@ -17,10 +17,10 @@ from tinyqi.tflite_model import TfliteModel
 
 WEIGHT_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
 # A convolution denser than this runs faster on the dense kernel (two pixels x two channels per SMLAD-fed step) than
-# on the CSR one (per non-zero an index and a value load and four scalar multiply-accumulates, and a walk's and a
-# channel's overhead besides). Measured 2026-12-07 on the ECG QINN's channel-pruned variants (docs/emulation.md):
-# 42 % and 40 % dense ran faster on the dense kernel (-1,925 and -340 cycles), 31 % and 33 % on the CSR one (-237
-# and -2,175).
+# on the CSR one (per non-zero an index, a value and a word load for four scalar multiply-accumulates, and a walk's
+# and a channel's overhead besides). Measured 2026-12-07 on the ECG QINN's channel-pruned variants
+# (docs/emulation.md): 42 % and 40 % dense ran faster on the dense kernel (-1,925 and -340 cycles), 31 % and 33 % on
+# the CSR one (-237 and -2,175); with the CSR kernel's word loads, 42 % is a tie (31 cycles in 40,644).
 CSR_CONV_MAX_DENSITY = 0.375
 
 
