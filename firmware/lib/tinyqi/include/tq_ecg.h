@@ -24,6 +24,7 @@ extern "C" {
 
 #define TQ_ECG_LP_BOX1 6
 #define TQ_ECG_LP_BOX2 8
+#define TQ_ECG_LP_RING 16 /* a power of two > TQ_ECG_LP_BOX1 + TQ_ECG_LP_BOX2 */
 #define TQ_ECG_LP_SHIFT 4
 #define TQ_ECG_HP_BOX 128
 #define TQ_ECG_HP_SHIFT 14
@@ -100,10 +101,8 @@ typedef struct {
     /* stage 1: low-pass + decimation, at 360 Hz (tq_ecg_filter.c) */
     int32_t n_in;                             /* input samples pushed */
     int32_t last_valid;                       /* held through TQ_ECG_INVALID; 0 before the first valid sample */
-    int32_t lp1_sum, lp2_sum;                 /* box 6 of the input; box 8 of the box-6 sums */
-    int32_t lp1_pos;                          /* next slot of lp1_ring (n_in % 6 without a division) */
-    int16_t lp1_ring[TQ_ECG_LP_BOX1];         /* the last 6 (held) inputs */
-    int32_t lp2_ring[TQ_ECG_LP_BOX2];         /* the last 8 box-6 sums (|sum| <= 6 * 32768) */
+    uint32_t lp_sum1, lp_sum2;                /* running sum of the (held) inputs, running sum of those sums */
+    uint32_t lp_ring[TQ_ECG_LP_RING];         /* the last 16 values of lp_sum2 (tq_ecg_filter.c: lowpass) */
     /* stage 2: high-pass, at 180 Hz */
     int32_t k;                                /* b samples produced (the next b index) */
     int32_t hp1_sum, hp2_sum;                 /* box 128 of y; box 128 of those sums (<= 2^29) */
