@@ -7,6 +7,7 @@ numpy recomputation of the hand-written fixture model (tests/fixtures/monitor_mo
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import numpy as np
@@ -208,15 +209,24 @@ def test_energy_of_the_job_adds_up():
     board = get_board("nrf52840")
     figures, sampling = power_figures(board), sampling_figures(board, 360)
     energy = monitor_energy(64_000, 128_000, figures, sampling, 60)
-    # CPU: 64,000 + 1 beat/s x 128,000 cycles at 64 MHz = 0.3 %; wake-ups 360 x 3 us = 0.108 %.
-    assert energy.cpu_duty == pytest.approx(0.003 + 360 * 3e-6)
-    expected = ((0.001 + 0.002 + 360 * 3e-6) * 3.3e-3 + 360 * 12e-6 * 1.24e-3
+    # CPU: 64,000 + 1 beat/s x 128,000 cycles at 64 MHz = 0.3 %; wake-ups 360 / 64 x 3 us = 0.0017 %.
+    assert energy.cpu_duty == pytest.approx(0.003 + 360 / 64 * 3e-6)
+    expected = ((0.001 + 0.002 + 360 / 64 * 3e-6) * 3.3e-3 + 360 * 12e-6 * 1.24e-3
                 + (1 - energy.cpu_duty) * 3.16e-6)
     assert energy.average_current_a == pytest.approx(expected)
     assert energy.energy_per_beat_uj == pytest.approx(expected * 3.0 * 1e6)
     assert energy.battery_days == pytest.approx(CR2032.capacity_mah * 3.6 * 3.0 / (expected * 3.0) / 86_400)
     with pytest.raises(TinyqiError, match="no sampling profile"):
         sampling_figures(get_board("stm32l4r5"), 360)
+
+
+def test_energy_model_wakes_as_often_as_the_saadc_build():
+    """The energy model's wake-ups per sample are the board path's: the CPU sleeps until the SAADC's EasyDMA ring of
+    RING_SLOTS samples is full (the END event), not until each result (RESULTDONE)."""
+    source = (REPO_ROOT / "firmware" / "monitor" / "source_saadc.c").read_text()
+    ring_slots = int(re.search(r"#define RING_SLOTS (\d+)u", source).group(1))
+    assert get_board("nrf52840").sampling.samples_per_wake_up == ring_slots
+    assert "SAADC_INTENSET = SAADC_INTEN_END;" in source and "RESULTDONE" not in source
 
 
 def test_sampling_figures_name_their_source_and_status():

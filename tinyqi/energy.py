@@ -97,7 +97,7 @@ def estimate(cycles: float, figures: PowerFigures, inferences_per_minute: float,
 # asleep in between (docs/emulation.md, "Energy of the monitoring job").
 #
 #   d_cpu  = (chain cycles per second + beat rate * model cycles per beat) / f_clk    CPU running
-#   d_wake = sample rate * t_wake                                                    waking up, at I_run
+#   d_wake = sample rate / samples per wake-up * t_wake                              waking up, at I_run
 #   d_adc  = sample rate * (t_acq + t_conv)                                          ADC converting, EasyDMA storing
 #   I      = (d_cpu + d_wake) * I_run + d_adc * I_adc + (1 - d_cpu - d_wake) * I_sleep
 #   P = V * I;  energy per beat = P / beat rate;  battery life as above
@@ -108,7 +108,8 @@ class SamplingFigures:
     sample_rate_hz: float
     adc_current: float          # A
     adc_seconds: float          # per sample: acquisition + conversion
-    wake_seconds: float         # per sample
+    wake_seconds: float         # per wake-up
+    samples_per_wake_up: int
     sleep_current: float        # A, sampling timer running
     provenance: str
 
@@ -138,9 +139,11 @@ def sampling_figures(board: BoardProfile, sample_rate_hz: float) -> SamplingFigu
     adc, conversion, wake, sleep = (figure.require(where) for figure in figures)
     statuses = sorted({figure.status for figure in figures})
     provenance = (f"{board.name} sampling at {sample_rate_hz:g} Hz: I_adc={adc * 1e3:g} mA for "
-                  f"{(sampling.acquisition_time_s + conversion) * 1e6:g} us per sample, wake-up {wake * 1e6:g} us, "
+                  f"{(sampling.acquisition_time_s + conversion) * 1e6:g} us per sample, wake-up {wake * 1e6:g} us "
+                  f"per {sampling.samples_per_wake_up} samples, "
                   f"I_sleep(timer on)={sleep * 1e6:g} uA ({', '.join(statuses)}; sources in tinyqi/firmware/boards.py)")
-    return SamplingFigures(sample_rate_hz, adc, sampling.acquisition_time_s + conversion, wake, sleep, provenance)
+    return SamplingFigures(sample_rate_hz, adc, sampling.acquisition_time_s + conversion, wake,
+                           sampling.samples_per_wake_up, sleep, provenance)
 
 
 def monitor_energy(chain_cycles_per_second: float, model_cycles_per_beat: float, figures: PowerFigures,
@@ -149,7 +152,7 @@ def monitor_energy(chain_cycles_per_second: float, model_cycles_per_beat: float,
     beats_per_second = beats_per_minute / 60.0
     chain = chain_cycles_per_second / figures.clock_hz
     model = beats_per_second * model_cycles_per_beat / figures.clock_hz
-    wake = sampling.sample_rate_hz * sampling.wake_seconds
+    wake = sampling.sample_rate_hz / sampling.samples_per_wake_up * sampling.wake_seconds
     adc = sampling.sample_rate_hz * sampling.adc_seconds
     active = chain + model + wake
     if not 0.0 < active < 1.0 or beats_per_second <= 0:

@@ -82,8 +82,8 @@ def job_section(bench: dict) -> list[str]:
              f"The monitoring firmware (`tinyqi build --app monitor`: every 360 Hz sample through the ECG chain, every "
              f"beat it describes through the model) on DS2 records {records}; its beat lines checked against the "
              "Python reference (tinyqi.signal.ecg, then TFLM) bit for bit. "
-             f"Energy at {job['beats_per_minute']:g} beats per minute, including the sleep between samples, 360 "
-             f"wake-ups per second and the SAADC ({job['model']}). Samples: "
+             f"Energy at {job['beats_per_minute']:g} beats per minute, including the sleep between samples, the "
+             f"wake-ups (one per SAADC ring of samples) and the SAADC ({job['model']}). Samples: "
              + "; ".join(r["source"] for r in job["records"]) + ".", "",
              "| variant | accuracy | µJ per beat | CR2032 days | average µA | chain cycles / s of ECG | "
              "model cycles / beat | flash B | RAM B | beats checked | mismatches |",

@@ -51,13 +51,15 @@ class EnergyProfile:
 class SamplingProfile:
     """What continuous sampling adds to the CPU's figures: the monitor app's energy (tinyqi.energy.monitor_energy).
 
-    The ADC converts while the CPU sleeps; the CPU wakes once per sample (WFI, firmware/monitor/source_saadc.c)."""
+    The ADC converts while the CPU sleeps; the CPU wakes (WFI) once per `samples_per_wake_up` samples, when the
+    SAADC's EasyDMA ring is full (firmware/monitor/source_saadc.c, RING_SLOTS)."""
 
     adc_current: Figure      # A: the ADC converting and EasyDMA storing the result
     acquisition_time_s: float  # the firmware's acquisition time setting (a configuration, not a datasheet figure)
     conversion_time: Figure  # s: one conversion after the acquisition
     wake_up_time: Figure     # s: from WFI to the next instruction, charged at the run current
     sleep_current: Figure    # A: between samples, RAM retained, the sampling timer (RTC) running
+    samples_per_wake_up: int  # the firmware's design, not a datasheet figure
     notes: str
 
 
@@ -131,9 +133,10 @@ NRF52840 = BoardProfile(
                             "sub-mode) to the CPU executing", "unverified"),
         sleep_current=Figure(3.16e-6, "A", f"{NRF52840_PS} > Sleep, ION_RAMON_RTC: 'System ON, full 256 kB RAM "
                              "retention, wake on RTC (running from LFRC clock)'", "unverified"),
+        samples_per_wake_up=64,
         notes="firmware/monitor/source_saadc.c: RTC1 TICK at 32768 / 91 = 360.088 Hz (LFXO) triggers SAADC SAMPLE "
               "through PPI; TACQ 10 µs, 12 bit, gain 1/6; EasyDMA writes a 64-sample ring; the CPU wakes on "
-              "RESULTDONE. The PS's sleep figure is for LFRC, the board runs LFXO (the LFXO draws less). The "
+              "END, once the ring is full. The PS's sleep figure is for LFRC, the board runs LFXO (the LFXO draws less). The "
               "console (UARTE0, one line per beat on the DK) is left out: a product would send classes by radio.",
     ),
 )
