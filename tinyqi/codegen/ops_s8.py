@@ -128,7 +128,7 @@ def _planar_offsets(lw: Lowering, table: CsrTable, win: Window, kw: int, in_c: i
     of the input: channel * plane + row * dilation * width + column * dilation."""
     fy, rem = np.divmod(table.col_idx.astype(np.int64), kw * in_c)
     fx, ch = np.divmod(rem, in_c)
-    offsets = ch * win.padded_h * win.planar_row + fy * win.dilation_h * win.planar_row + fx * win.dilation_w
+    offsets = ch * win.planar_plane + fy * win.dilation_h * win.planar_row + fx * win.dilation_w
     if offsets.max(initial=0) > np.iinfo(np.uint16).max:
         raise lw.fail("a filter window spans more than 64 KiB of input, beyond the CSR kernel's 16-bit offsets",
                       "generate this model with --dense")

@@ -68,13 +68,13 @@ class Window:
         return self.padded_w + 3 * self.stride_w
 
     @property
-    def planar_bytes_s8(self) -> int:
-        return self.input["c"] * self.padded_h * self.planar_row
+    def planar_plane(self) -> int:
+        """Bytes of one input channel's plane in that copy."""
+        return self.padded_h * self.planar_row
 
     @property
-    def row_stride(self) -> int:
-        """Elements between two input rows as the int8 kernels see them (padded copy or the input itself)."""
-        return (self.padded_w if self.needs_padding else self.input["w"]) * self.input["c"]
+    def planar_bytes_s8(self) -> int:
+        return self.input["c"] * self.planar_plane
 
     def c_value(self) -> dict:
         return {"input": self.input, "output": self.output, "filter_h": self.filter_h, "filter_w": self.filter_w,

@@ -102,7 +102,7 @@ typedef struct {
     int32_t n_in;                             /* input samples pushed */
     int32_t last_valid;                       /* held through TQ_ECG_INVALID; 0 before the first valid sample */
     uint32_t lp_sum1, lp_sum2;                /* running sum of the (held) inputs, running sum of those sums */
-    uint32_t lp_ring[TQ_ECG_LP_RING];         /* the last 16 values of lp_sum2 (tq_ecg_filter.c: lowpass) */
+    uint32_t lp_ring[TQ_ECG_LP_RING];         /* the last 16 values of lp_sum2 (tq_ecg_filter.c) */
     /* stage 2: high-pass, at 180 Hz */
     int32_t k;                                /* b samples produced (the next b index) */
     int32_t hp1_sum, hp2_sum;                 /* box 128 of y; box 128 of those sums (<= 2^29) */
